@@ -1,0 +1,548 @@
+"""Routine + options -> timed script.
+
+Composing happens in two steps. :func:`plan_session` decides *what* is said and how long each
+quiet stretch of time lasts, as a flat list of steps; :func:`layout` gives every step an
+absolute start and end using the length of each spoken line. The length comes from a function
+the caller passes in: an estimate from the word count here, measured clip lengths when
+rendering audio, so the same code lays out both and ``--minutes`` holds on real audio.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from .catalog import FLOOR_POSITIONS, Catalog, Range, Routine, RoutineItem, Stretch
+from .errors import BadOptionError, FitError
+from .timeline import Chapter, Cue, Timeline
+
+SpeechLength = Callable[[str], float]
+"""Seconds a spoken line takes, from its first to its last audible sound."""
+
+DEFAULT_WPM = 140
+REST_BETWEEN_SETS_S = 5.0
+PAUSE_AFTER_NEXT_UP_S = 2.0
+CLOSING_REST_S = (4.0, 30.0)
+"""The quiet rest before the goodbye: its default is the low end; fitting may use the range."""
+TONE_S = {"transition": 0.6, "hold-start": 0.4, "hold-end": 0.4}
+FIT_TOLERANCE_S = 2.0
+
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """Spell a whole number from 0 to 999 the way the voice should say it."""
+    if n < 20:
+        return _NUMBER_WORDS[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens - 2] + (f"-{_NUMBER_WORDS[ones]}" if ones else "")
+    hundreds, rest = divmod(n, 100)
+    return f"{_NUMBER_WORDS[hundreds]} hundred" + (f" and {number_words(rest)}" if rest else "")
+
+
+def estimate_speech_seconds(text: str, wpm: float = DEFAULT_WPM) -> float:
+    """A speech length estimate from words and sentence breaks, for when no audio exists yet."""
+    words = len(re.findall(r"[\w']+", text))
+    breaks = len(re.findall(r"[.,;:!?](?=\s)", text))
+    return round(0.15 + words * 60.0 / wpm + 0.25 * breaks, 3)
+
+
+def parse_breath(value: str) -> tuple[float, float]:
+    """Parse a breath pace like ``4-6`` (inhale and exhale seconds)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*", value)
+    if not match:
+        raise BadOptionError(f"--breath: '{value}' is not IN-OUT seconds, like 4-6")
+    inhale, exhale = float(match[1]), float(match[2])
+    if not (1 <= inhale <= 20 and 1 <= exhale <= 20):
+        raise BadOptionError(f"--breath: '{value}': each phase must be 1 to 20 seconds")
+    return inhale, exhale
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    """How to turn a routine into a session."""
+
+    minutes: float | None = None
+    """Fit the session to this length; None uses the routine's own minutes, if it has any."""
+    breath_in: float = 4.0
+    breath_out: float = 6.0
+
+
+@dataclass(frozen=True)
+class Dose:
+    """How much of one stretch a session does: the values fitting chose inside the ranges."""
+
+    hold: float | None
+    reps: int | None
+    sets: int
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Quiet:
+    seconds: float
+    role: str
+
+
+@dataclass(frozen=True)
+class Chime:
+    role: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """A stretch of time of fixed length with lines spoken at offsets inside it (a hold, a breath)."""
+
+    seconds: float
+    role: str
+    events: tuple[tuple[float, Say], ...]
+
+
+@dataclass(frozen=True)
+class ChapterStart:
+    title: str
+    stretch: str
+
+
+@dataclass(frozen=True)
+class ChapterEnd:
+    pass
+
+
+Step = Say | Quiet | Chime | Window | ChapterStart | ChapterEnd
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def layout(steps: Sequence[Step], length: SpeechLength) -> tuple[list[Cue], list[Chapter], float]:
+    """Give each step absolute times; a line never starts before the previous one ends."""
+    cues: list[Cue] = []
+    chapters: list[Chapter] = []
+    open_chapter: tuple[str, str, float] | None = None
+    t = 0.0
+
+    def emit(kind: str, role: str, seconds: float, text: str | None = None) -> None:
+        nonlocal t
+        if seconds > 0.0005:
+            index = len(chapters) if open_chapter else None
+            cues.append(Cue(t, t + seconds, kind, role, text, index))  # type: ignore[arg-type]
+            t += seconds
+
+    for step in steps:
+        if isinstance(step, Say):
+            emit("speech", step.role, length(step.text), step.text)
+        elif isinstance(step, Quiet):
+            emit("silence", step.role, step.seconds)
+        elif isinstance(step, Chime):
+            emit("tone", step.role, TONE_S[step.role])
+        elif isinstance(step, Window):
+            start = t
+            for offset, say in step.events:
+                emit("silence", step.role, start + offset - t)
+                emit("speech", say.role, length(say.text), say.text)
+            emit("silence", step.role, start + step.seconds - t)
+        elif isinstance(step, ChapterStart):
+            open_chapter = (step.title, step.stretch, t)
+        elif isinstance(step, ChapterEnd) and open_chapter:
+            chapters.append(Chapter(open_chapter[0], open_chapter[1], open_chapter[2], t))
+            open_chapter = None
+    return cues, chapters, t
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _say_side(text: str, side: int) -> str:
+    names = ("right", "left")
+    return text.format(side=names[side], other=names[1 - side]) if "{" in text else text
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+class _Planner:
+    """Builds the steps of one session; ``length`` lets it keep lines inside their windows."""
+
+    def __init__(self, options: ComposeOptions, length: SpeechLength) -> None:
+        self.options = options
+        self.length = length
+        self.steps: list[Step] = []
+
+    def say(self, text: str, role: str) -> None:
+        self.steps.append(Say(text, role))
+
+    def quiet(self, seconds: float, role: str) -> None:
+        self.steps.append(Quiet(seconds, role))
+
+    # -- session frame
+
+    def intro(self, routine: Routine, stretches: Sequence[Stretch], minutes: float) -> None:
+        self.say(f"Welcome to {routine.title}.", "intro")
+        whole = max(1, round(minutes))
+        self.say(f"This session takes about {number_words(whole)} minute{'s' if whole > 1 else ''}.", "intro")
+        positions = {s.position for s in stretches}
+        if positions & FLOOR_POSITIONS:
+            self.say("You will need a mat or a soft spot on the floor.", "intro")
+        if "seated" in positions:
+            self.say("Keep a sturdy chair close by.", "intro")
+        self.say("Move slowly, and never push into sharp pain.", "safety")
+        self.say("If your back is newly injured, see a professional before you stretch.", "safety")
+        for line in safety_lines(stretches):
+            self.say(line, "safety")
+        self.quiet(1.5, "pause")
+
+    def outro(self, routine: Routine, rest_s: float) -> None:
+        self.say("Now rest, and let your breath settle.", "outro")
+        self.quiet(rest_s, "rest")
+        self.say(f"Well done. That was {routine.title}.", "outro")
+        self.say("Take your time before you get up.", "outro")
+
+    # -- one stretch
+
+    def stretch(self, stretch: Stretch, dose: Dose, first: bool, next_up: Stretch | None, moved: bool) -> None:
+        self.steps.append(ChapterStart(stretch.name, stretch.id))
+        self.steps.append(Chime("transition"))
+        self.say(f"Let's begin with {stretch.name}." if first else f"Now, {stretch.name}.", "setup")
+        for line in stretch.setup:
+            self.say(_say_side(line, 0), "setup")
+        for caution in stretch.cautions:
+            self.say(caution.say, "safety")
+        if stretch.sides:
+            self.say("Start with your right side.", "instruction")
+        self.quiet(stretch.settle_seconds + (3.0 if moved else 0.0), "settle")
+        work = {"hold": self.holds, "reps": self.reps, "flow": self.flow}[stretch.style]
+        work(stretch, dose)
+        if stretch.release:
+            self.say(_say_side(stretch.release, 1 if stretch.sides else 0), "instruction")
+        if next_up is not None:
+            self.say(f"Next up: {next_up.name}.", "next-up")
+            self.quiet(PAUSE_AFTER_NEXT_UP_S, "pause")
+        self.steps.append(ChapterEnd())
+
+    def switch(self, stretch: Stretch, side: int) -> None:
+        self.say(f"Switch to your {('right', 'left')[side]} side.", "transition")
+        self.quiet(stretch.settle_seconds, "settle")
+
+    def rest_between_sets(self) -> None:
+        self.say("Rest for a moment.", "instruction")
+        self.quiet(REST_BETWEEN_SETS_S, "rest")
+
+    def holds(self, stretch: Stretch, dose: Dose) -> None:
+        assert dose.hold is not None
+        sides = 2 if stretch.sides else 1
+        for k in range(1, dose.sets + 1):
+            for side in range(sides):
+                if k > 1 and side == 0:
+                    self.rest_between_sets()
+                if k > 1 or side > 0:
+                    self.switch(stretch, side) if stretch.sides else None
+                if dose.sets > 1 and side == 0:
+                    self.say(f"Round {number_words(k)} of {number_words(dose.sets)}.", "count")
+                self.steps.append(Chime("hold-start"))
+                self.steps.append(Window(dose.hold, "hold", self.hold_events(stretch, dose.hold, side)))
+                self.steps.append(Chime("hold-end"))
+                self.say("Release.", "countdown")
+
+    def hold_events(self, stretch: Stretch, hold: float, side: int) -> tuple[tuple[float, Say], ...]:
+        """Lines spoken during a hold, by priority, each kept only where it fits without overlap."""
+        inhale = _say_side(stretch.breath_in, side)
+        exhale = _say_side(stretch.breath_out, side)
+        wanted: list[tuple[float, Say]] = []
+        if hold >= 6:
+            wanted += [(hold - 3 + i, Say(_cap(number_words(3 - i)) + ".", "countdown")) for i in range(3)]
+        wanted.append((0.5, Say(inhale, "breath")))
+        if hold >= 30:
+            wanted.append((hold / 2, Say("Halfway there.", "instruction")))
+        wanted.append((0.5 + max(self.options.breath_in, self.length(inhale) + 0.5), Say(exhale, "breath")))
+        reminders = [_say_side(c, side) for c in stretch.cues] + list(GENERIC_REMINDERS)
+        offset, i = 12.0, 0
+        while offset < hold - 8:
+            wanted.append((offset, Say(reminders[i % len(reminders)], "breath" if i >= len(stretch.cues) else "instruction")))
+            offset, i = offset + 12.0, i + 1
+        accepted: list[tuple[float, float, Say]] = []
+        for start, say in wanted:
+            end = start + self.length(say.text) + 0.3
+            if end > hold + 0.3:
+                continue
+            if all(end <= a or start >= b for a, b, _ in accepted):
+                accepted.append((start, end, say))
+        return tuple((start, say) for start, _, say in sorted(accepted, key=lambda a: a[0]))
+
+    def reps(self, stretch: Stretch, dose: Dose) -> None:
+        assert dose.reps is not None and stretch.rep_seconds is not None
+        move = stretch.rep_seconds
+        for side in range(2 if stretch.sides else 1):
+            if side:
+                self.switch(stretch, side)
+            for k in range(1, dose.sets + 1):
+                if k > 1:
+                    self.rest_between_sets()
+                if dose.sets > 1:
+                    self.say(f"Set {number_words(k)} of {number_words(dose.sets)}.", "count")
+                if k == 1:
+                    self.say(_say_side(stretch.breath_in, side), "breath")
+                    self.say(_say_side(stretch.breath_out, side), "breath")
+                for rep in range(1, dose.reps + 1):
+                    count = Say(_cap(number_words(rep)) + ".", "count")
+                    if dose.hold:
+                        events = ((0.0, count), (move / 2, Say("Hold.", "instruction")),
+                                  (move / 2 + dose.hold, Say("And release.", "instruction")))
+                        self.steps.append(Window(move + dose.hold, "phase", events))
+                    else:
+                        self.steps.append(Window(move, "phase", ((0.0, count),)))
+
+    def flow(self, stretch: Stretch, dose: Dose) -> None:
+        assert dose.reps is not None
+        breath_in, breath_out = self.options.breath_in, self.options.breath_out
+        for side in range(2 if stretch.sides else 1):
+            if side:
+                self.switch(stretch, side)
+            inhale, exhale = _say_side(stretch.breath_in, side), _say_side(stretch.breath_out, side)
+            if side == 0:
+                self.say(inhale, "instruction")
+                self.say(exhale, "instruction")
+            self.say("Now move with your breath.", "instruction")
+            for k in range(1, dose.sets + 1):
+                if k > 1:
+                    self.rest_between_sets()
+                if dose.sets > 1:
+                    self.say(f"Round {number_words(k)} of {number_words(dose.sets)}.", "count")
+                for rep in range(1, dose.reps + 1):
+                    count = _cap(number_words(rep)) + "."
+                    full = rep <= 2
+                    in_text = inhale if full and self._fits(breath_in, count, inhale) else "Breathe in."
+                    out_text = exhale if full and self._fits(breath_out, exhale) else "Breathe out."
+                    self.steps.append(Window(breath_in, "phase", ((0.0, Say(count, "count")), (0.0, Say(in_text, "breath")))))
+                    self.steps.append(Window(breath_out, "phase", ((0.0, Say(out_text, "breath")),)))
+
+    def _fits(self, seconds: float, *texts: str) -> bool:
+        return sum(self.length(t) for t in texts) + 0.3 <= seconds
+
+
+GENERIC_REMINDERS = (
+    "Keep your breath slow and easy.",
+    "Let each breath out soften the stretch.",
+    "Relax your jaw and your shoulders.",
+    "Stay where the stretch feels gentle.",
+)
+
+_BODY_TAGS = ("knees", "wrists", "neck", "shoulders", "hips")
+_CONDITION_NAMES = {
+    "acute-back-injury": "a recent back injury",
+    "osteoporosis": "osteoporosis",
+    "sciatica": "sciatica",
+    "high-blood-pressure": "high blood pressure",
+}
+
+
+def _join(words: Sequence[str], last: str = "and") -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def safety_lines(stretches: Sequence[Stretch]) -> list[str]:
+    """The session-level safety note for the cautions of these stretches."""
+    tags = {t for s in stretches for t in s.caution_tags}
+    lines = []
+    body = [t for t in _BODY_TAGS if t in tags]
+    if body:
+        lines.append(f"Take extra care of your {_join(body)} today.")
+    if "balance" in tags:
+        lines.append("Some moves need balance, so keep a wall or a chair within reach.")
+    conditions = [name for tag, name in _CONDITION_NAMES.items() if tag in tags]
+    who = [f"have {_join(conditions, 'or')}"] if conditions else []
+    if "pregnancy" in tags:
+        who.append("are pregnant")
+    if who:
+        lines.append(f"If you {' or '.join(who)}, skip any move that does not feel right.")
+    return lines
+
+
+# --------------------------------------------------------------------------- dosing and fitting
+
+
+def _scaled(base: float, rng: Range, t: float) -> float:
+    """Move ``base`` toward ``rng.max`` (t>0) or ``rng.min`` (t<0); |t| = 1 reaches the bound."""
+    t = max(-1.0, min(1.0, t))
+    return base + abs(t) * ((rng.max if t > 0 else rng.min) - base)
+
+
+def doses_at(
+    stretches: Sequence[Stretch], items: Sequence[RoutineItem], t: float, hold_t: float | None = None
+) -> list[Dose]:
+    """The doses at scale ``t`` in [-2, 2]: holds and reps move first (|t| <= 1), then sets.
+
+    Sets change one stretch at a time, in turn, so the session never jumps by a set of every
+    stretch at once. ``hold_t`` in [-1, 1], when given, scales the holds on their own, so fitting
+    can move them smoothly while whole repetitions and sets stay where ``t`` put them.
+    """
+    inner = max(-1.0, min(1.0, t))
+    outer = t - inner
+    sets = [item.sets if item.sets is not None else s.sets.default for s, item in zip(stretches, items)]
+    room = [int(s.sets.max - n) if outer > 0 else int(n - s.sets.min) for s, n in zip(stretches, sets)]
+    steps = int(abs(outer) * sum(room) + 1e-9)
+    while steps > 0:
+        for i in range(len(sets)):
+            if steps and room[i] > 0:
+                sets[i] += 1 if outer > 0 else -1
+                room[i] -= 1
+                steps -= 1
+    doses = []
+    for stretch, item, n_sets in zip(stretches, items, sets):
+        hold = reps = None
+        if stretch.hold_seconds:
+            base = item.hold if item.hold is not None else stretch.hold_seconds.default
+            hold = round(_scaled(base, stretch.hold_seconds, inner if hold_t is None else hold_t), 1)
+        if stretch.reps:
+            base = item.reps if item.reps is not None else stretch.reps.default
+            reps = int(round(_scaled(base, stretch.reps, inner) + 1e-9))
+        doses.append(Dose(hold, reps, int(n_sets)))
+    return doses
+
+
+def plan_session(
+    routine: Routine,
+    stretches: Sequence[Stretch],
+    doses: Sequence[Dose],
+    options: ComposeOptions,
+    length: SpeechLength,
+    *,
+    minutes_said: float,
+    rest_s: float = CLOSING_REST_S[0],
+) -> list[Step]:
+    """The steps of a whole session for these doses."""
+    planner = _Planner(options, length)
+    planner.intro(routine, stretches, minutes_said)
+    for i, (stretch, dose) in enumerate(zip(stretches, doses)):
+        next_up = stretches[i + 1] if i + 1 < len(stretches) else None
+        moved = i > 0 and stretches[i - 1].position != stretch.position
+        planner.stretch(stretch, dose, i == 0, next_up, moved)
+    planner.outro(routine, rest_s)
+    return planner.steps
+
+
+def compose(
+    routine: Routine,
+    catalog: Catalog,
+    options: ComposeOptions | None = None,
+    speech_length: SpeechLength | None = None,
+) -> Timeline:
+    """Compose a routine into a timed script, fitted to the minutes asked for.
+
+    Raises :class:`FitError` when the minutes cannot be reached inside the stretches' ranges.
+    """
+    options = options or ComposeOptions()
+    length: SpeechLength = functools.lru_cache(maxsize=None)(speech_length or estimate_speech_seconds)
+    items = list(routine.items)
+    stretches = [catalog.stretch(i.stretch) for i in items]
+    target_min = options.minutes if options.minutes is not None else routine.minutes
+
+    def build(t: float, minutes_said: float, rest_s: float, hold_t: float | None = None) -> Built:
+        doses = doses_at(stretches, items, t, hold_t)
+        steps = plan_session(routine, stretches, doses, options, length, minutes_said=minutes_said, rest_s=rest_s)
+        return (*layout(steps, length), doses)
+
+    if target_min is None:
+        _, _, estimate, _ = build(0.0, 1.0, CLOSING_REST_S[0])
+        cues, chapters, total, doses = build(0.0, estimate / 60.0, CLOSING_REST_S[0])
+    else:
+        cues, chapters, total, doses = _fit(build, target_min, routine.title)
+    meta = {
+        "options": {
+            "minutes": target_min,
+            "breath": f"{options.breath_in:g}-{options.breath_out:g}",
+        },
+        "doses": [
+            {"stretch": s.id, "hold_s": d.hold, "reps": d.reps, "sets": d.sets, "sides": 2 if s.sides else 1}
+            for s, d in zip(stretches, doses)
+        ],
+    }
+    return Timeline(routine.title, routine.id, total, tuple(chapters), tuple(cues), meta)
+
+
+Built = tuple[list[Cue], list[Chapter], float, list[Dose]]
+
+
+def _bisect(total: Callable[[float], float], lo: float, hi: float, target: float) -> tuple[float, float]:
+    """Narrow [lo, hi] around where the non-decreasing ``total`` crosses ``target``."""
+    for _ in range(48):
+        if hi - lo < 1e-6:
+            break
+        mid = (lo + hi) / 2
+        if total(mid) <= target:
+            lo = mid
+        else:
+            hi = mid
+    return lo, hi
+
+
+def _fit(build: Callable[..., Built], minutes: float, title: str) -> Built:
+    """Find doses and a closing rest that land the session on ``minutes`` within 2 s.
+
+    The session's length grows with the scale t (holds and reps first, then sets), so a
+    bisection brackets the target. Whole repetitions and sets make the length jump at places;
+    there the holds are re-scaled on their own with the whole numbers of either side of the
+    jump, and the closing rest takes up the last few seconds.
+    """
+    target = minutes * 60.0
+    low_rest, high_rest = CLOSING_REST_S
+    shortest = build(-2.0, minutes, low_rest)[2]
+    longest = build(2.0, minutes, low_rest)[2] + (high_rest - low_rest)
+    if target < shortest - FIT_TOLERANCE_S:
+        raise FitError(
+            f"'{title}' cannot be as short as {minutes:g} min: the shortest it gets is "
+            f"{_mmss(shortest)}, {shortest - target:.0f} s too long. Ask for more minutes or fewer stretches."
+        )
+    if target > longest + FIT_TOLERANCE_S:
+        raise FitError(
+            f"'{title}' cannot be as long as {minutes:g} min: the longest it gets is "
+            f"{_mmss(longest)}, {target - longest:.0f} s too short. Ask for fewer minutes or add stretches."
+        )
+    lo, hi = _bisect(lambda t: build(t, minutes, low_rest)[2], -2.0, 2.0, target)
+    candidates: list[tuple[float, float | None]] = [(lo, None), (hi, None)]
+    # the whole numbers of hi with holds shortened, and of lo with holds lengthened
+    for t in (hi, lo):
+        h_lo, _ = _bisect(lambda h, t=t: build(t, minutes, low_rest, h)[2], -1.0, 1.0, target)  # type: ignore[misc]
+        candidates.append((t, h_lo))
+    best: Built | None = None
+    for t, hold_t in candidates:
+        base = build(t, minutes, low_rest, hold_t)[2]
+        rest = max(low_rest, min(high_rest, low_rest + target - base))
+        built = build(t, minutes, rest, hold_t)
+        if best is None or abs(built[2] - target) < abs(best[2] - target):
+            best = built
+        if abs(best[2] - target) <= 0.01:
+            break
+    assert best is not None
+    if abs(best[2] - target) > FIT_TOLERANCE_S:
+        raise FitError(
+            f"'{title}' cannot land on {minutes:g} min: the nearest it gets is {_mmss(best[2])} "
+            f"({best[2] - target:+.0f} s), because repetitions and sets come in whole steps. "
+            "Try a minute more or less."
+        )
+    return best
+
+
+def _mmss(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def with_minutes(options: ComposeOptions, minutes: float | None) -> ComposeOptions:
+    return replace(options, minutes=minutes)

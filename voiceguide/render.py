@@ -1,0 +1,99 @@
+"""Render a routine to an MP3: compose with measured speech, stream the audio, tag it, rename it.
+
+This is the library function behind ``voiceguide render`` (and each podcast episode). It takes
+the speech layer as an argument, so tests can pass a deterministic tone engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .audio import AudioOptions, SessionAudio, Tags, encode_mp3, encoder_gain_db, write_tags
+from .catalog import Catalog, Routine
+from .compose import ComposeOptions, compose
+from .export import to_srt, to_vtt
+from .fileio import atomic_path, check_output_path, write_text_atomic
+from .speech import SAMPLE_RATE, Speech
+from .timeline import Timeline
+
+Progress = Callable[[str, float, float], None]
+"""progress(stage, done, total): stages are 'speech' (clips) and 'audio' (seconds)."""
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What a render produced, for the summary line and for callers such as pack building."""
+
+    path: Path
+    timeline: Timeline
+    size_bytes: int
+    seconds_taken: float
+    clips_synthesized: int
+    measured_lufs: float
+
+
+def compose_spoken(routine: Routine, catalog: Catalog, options: ComposeOptions, speech: Speech,
+                   progress: Progress | None = None) -> Timeline:
+    """Compose with real speech lengths: estimate first to learn the lines, synthesize them all
+    in parallel, then lay out again with the measured lengths (any new line is made on demand)."""
+    draft = compose(routine, catalog, options)
+    lines = [c.text for c in draft.cues if c.kind == "speech" and c.text]
+    speech.prepare(lines, (lambda done, total: progress("speech", done, total)) if progress else None)
+    return compose(routine, catalog, options, speech.length)
+
+
+def render(
+    routine: Routine,
+    catalog: Catalog,
+    output: Path,
+    speech: Speech,
+    *,
+    compose_options: ComposeOptions | None = None,
+    audio_options: AudioOptions | None = None,
+    tags: Tags | None = None,
+    timeline_path: Path | None = None,
+    captions_path: Path | None = None,
+    progress: Progress | None = None,
+) -> RenderResult:
+    """Render ``routine`` to an MP3 at ``output``, whole or not at all."""
+    started = time.perf_counter()
+    audio_options = audio_options or AudioOptions()
+    for path in (output, timeline_path, captions_path):
+        if path is not None:
+            check_output_path(path)
+    timeline = compose_spoken(routine, catalog, compose_options or ComposeOptions(), speech, progress)
+    session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps))
+    total_s = timeline.duration_s
+    done = 0
+
+    def on_samples(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("audio", done / SAMPLE_RATE, total_s)
+
+    names = ", ".join(c.title for c in timeline.chapters)
+    tags = tags or Tags(
+        title=timeline.title,
+        album=timeline.title,
+        comment=f"{routine.description} {len(timeline.chapters)} stretches: {names}.".strip(),
+    )
+    with atomic_path(output) as tmp:
+        encode_mp3(session.chunks(), tmp, audio_options.bitrate_kbps, on_samples)
+        write_tags(tmp, tags, timeline)
+    if timeline_path is not None:
+        write_text_atomic(timeline_path, timeline.to_json())
+    if captions_path is not None:
+        text = to_srt(timeline) if captions_path.suffix.lower() == ".srt" else to_vtt(timeline)
+        write_text_atomic(captions_path, text)
+    return RenderResult(
+        path=output,
+        timeline=timeline,
+        size_bytes=output.stat().st_size,
+        seconds_taken=time.perf_counter() - started,
+        clips_synthesized=speech.synthesized,
+        measured_lufs=session.measured_lufs,
+    )

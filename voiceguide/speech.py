@@ -1,0 +1,396 @@
+"""Spoken lines -> trimmed PCM clips, through a content-addressed cache and worker processes.
+
+Every engine runs in a worker process of its own (``spawn``, so no engine ever crosses a fork).
+A worker that hangs or returns an empty or silent clip is killed and the line retried once in a
+fresh worker; a second failure is reported as a :class:`SpeechEngineError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import tempfile
+import time
+import wave
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .engines import EngineFactory, VoiceInfo, VoiceSettings, voices_of, worker_main
+from .errors import SpeechEngineError
+
+SAMPLE_RATE = 22050
+"""Every clip and every session is mono 16-bit PCM at this rate (eSpeak NG's own)."""
+TRIM_THRESHOLD = 10 ** (-45 / 20)
+"""Samples quieter than -45 dBFS at a clip's ends are trimmed away."""
+CLIP_FORMAT_VERSION = 2
+"""Bumped whenever trimming or decoding changes, so old cache entries are not reused."""
+SILENT_PEAK = 200
+"""A clip whose loudest sample is below this (of 32767) counts as silent: a failed synthesis."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A spoken line as mono int16 PCM at :data:`SAMPLE_RATE`, trimmed of its own silence."""
+
+    pcm: np.ndarray
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / SAMPLE_RATE
+
+
+# --------------------------------------------------------------------------- decoding and trimming
+
+
+def decode_audio(data: bytes) -> np.ndarray:
+    """Audio file bytes (WAV or anything ffmpeg reads, such as macOS's AIFF) -> mono int16 at 22,050 Hz."""
+    if data[:4] == b"RIFF":
+        with wave.open(io.BytesIO(data)) as w:
+            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            frames = w.readframes(w.getnframes())
+        if width == 2:
+            pcm = np.frombuffer(frames, dtype="<i2")
+            if channels > 1:
+                pcm = pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
+            return _resample(pcm, rate)
+    from pydub import AudioSegment  # other containers (AIFF on macOS): let ffmpeg decode
+
+    from .ffmpeg import configure_pydub
+
+    configure_pydub()
+    seg = AudioSegment.from_file(io.BytesIO(data)).set_channels(1).set_sample_width(2).set_frame_rate(SAMPLE_RATE)
+    return np.frombuffer(seg.raw_data, dtype="<i2").copy()
+
+
+def _resample(pcm: np.ndarray, rate: int) -> np.ndarray:
+    if rate == SAMPLE_RATE or len(pcm) == 0:
+        return pcm.astype(np.int16, copy=False)
+    n = int(round(len(pcm) * SAMPLE_RATE / rate))
+    x = np.linspace(0, len(pcm) - 1, n)
+    return np.interp(x, np.arange(len(pcm)), pcm.astype(np.float64)).astype(np.int16)
+
+
+def trim(pcm: np.ndarray) -> np.ndarray:
+    """Cut leading and trailing silence, so a cue's start is where the voice is heard."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > TRIM_THRESHOLD * 32768)
+    if len(loud) == 0:
+        return pcm[:0]
+    return pcm[loud[0] : loud[-1] + 1]
+
+
+def clip_from_audio(data: bytes) -> Clip:
+    return Clip(trim(decode_audio(data)))
+
+
+def is_silent(clip: Clip) -> bool:
+    return len(clip.pcm) == 0 or int(np.abs(clip.pcm.astype(np.int32)).max()) < SILENT_PEAK
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def default_cache_dir() -> Path:
+    """``VOICEGUIDE_CACHE_DIR``, or the user's cache directory."""
+    env = os.environ.get("VOICEGUIDE_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("voiceguide")) / "clips"
+
+
+class ClipCache:
+    """Clips on disk, addressed by a hash of everything that shapes their sound.
+
+    Entries are written to a temporary file and renamed, so concurrent renders sharing the cache
+    never see half a clip.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @staticmethod
+    def key(text: str, settings: VoiceSettings, identity: str) -> str:
+        blob = json.dumps(
+            [text, settings.voice, settings.rate, settings.volume, identity, CLIP_FORMAT_VERSION],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.pcm"
+
+    def get(self, key: str) -> Clip | None:
+        try:
+            data = self._path(key).read_bytes()
+        except OSError:
+            return None
+        return Clip(np.frombuffer(data, dtype="<i2"))
+
+    def put(self, key: str, clip: Clip) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
+            with os.fdopen(fd, "wb") as f:
+                f.write(clip.pcm.astype("<i2").tobytes())
+            os.replace(tmp, path)
+        except OSError:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(tmp)
+
+    def info(self) -> dict[str, Any]:
+        files = list(self.root.glob("*/*.pcm")) if self.root.is_dir() else []
+        size = sum(f.stat().st_size for f in files)
+        return {"path": str(self.root), "clips": len(files), "bytes": size}
+
+    def clear(self) -> int:
+        files = list(self.root.glob("*/*")) if self.root.is_dir() else []
+        for f in files:
+            f.unlink(missing_ok=True)
+        for d in self.root.glob("*"):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        return len(files)
+
+
+# --------------------------------------------------------------------------- workers
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: multiprocessing.connection.Connection
+    job: tuple[int, str] | None = None
+    started: float = 0.0
+
+
+@dataclass
+class SynthesisPool:
+    """Worker processes, each with its own engine, that turn lines into audio file bytes."""
+
+    factory: EngineFactory
+    settings: VoiceSettings
+    jobs: int = 0
+    timeout_s: float = 20.0
+    _workers: list[_Worker] = field(default_factory=list)
+
+    def _spawn(self) -> _Worker:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        process = ctx.Process(target=worker_main, args=(child, self.factory, self.settings), daemon=True)
+        process.start()
+        child.close()
+        if not parent.poll(self.timeout_s):
+            process.kill()
+            raise SpeechEngineError(f"the speech engine did not start within {self.timeout_s:g} s")
+        try:
+            message = parent.recv()
+        except EOFError:
+            message = ("error", f"the speech engine process exited with status {process.exitcode}")
+        if message[0] == "error":
+            process.join(1)
+            raise SpeechEngineError(message[1])
+        return _Worker(process, parent)
+
+    def _kill(self, worker: _Worker) -> None:
+        worker.process.kill()
+        worker.process.join(2)
+        worker.conn.close()
+        self._workers.remove(worker)
+
+    def close(self) -> None:
+        for w in list(self._workers):
+            with contextlib.suppress(OSError, BrokenPipeError):
+                w.conn.send(None)
+            w.process.join(1)
+            if w.process.is_alive():
+                w.process.kill()
+            w.conn.close()
+        self._workers.clear()
+
+    def run(self, texts: list[str]) -> Iterator[tuple[str, Clip]]:
+        """Synthesize every line, yielding ``(text, clip)`` as each finishes, in any order."""
+        if not texts:
+            return
+        want = self.jobs or (os.cpu_count() or 1)
+        want = max(1, min(want, (len(texts) + 3) // 4))
+        while len(self._workers) < want:
+            self._workers.append(self._spawn())
+        queue = list(enumerate(texts))[::-1]
+        attempts: dict[int, int] = {}
+        pending = len(texts)
+        while pending:
+            for w in self._workers:
+                if w.job is None and queue:
+                    w.job = queue.pop()
+                    w.started = time.monotonic()
+                    w.conn.send(w.job)
+            busy = [w for w in self._workers if w.job is not None]
+            ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=0.5)
+            now = time.monotonic()
+            for w in busy:
+                assert w.job is not None
+                index, text = w.job
+                failure: str | None = None
+                if w.conn in ready:
+                    try:
+                        message = w.conn.recv()
+                    except EOFError:
+                        message = ("failed", index, "the speech worker exited")
+                    if message[0] == "clip":
+                        clip = clip_from_audio(message[2])
+                        if not is_silent(clip):
+                            w.job = None
+                            pending -= 1
+                            yield text, clip
+                            continue
+                        failure = "the engine produced an empty or silent clip"
+                    else:
+                        failure = message[2]
+                elif now - w.started > self.timeout_s + 0.05 * len(text):
+                    failure = f"the engine did not finish within {self.timeout_s:g} s"
+                else:
+                    continue
+                self._kill(w)  # never reuse a worker that failed: its engine may be wedged
+                attempts[index] = attempts.get(index, 0) + 1
+                if attempts[index] >= 2:
+                    self.close()
+                    raise SpeechEngineError(f"speech failed twice for {text[:60]!r}: {failure}")
+                queue.append((index, text))
+                self._workers.append(self._spawn())
+
+
+# --------------------------------------------------------------------------- the facade
+
+
+class Speech:
+    """Clips and their lengths for one voice, from the cache or freshly synthesized."""
+
+    def __init__(
+        self,
+        factory: EngineFactory,
+        settings: VoiceSettings,
+        *,
+        cache: ClipCache | None,
+        jobs: int = 0,
+    ) -> None:
+        self.factory = factory
+        self.settings = settings
+        self.cache = cache
+        self.jobs = jobs
+        self._clips: dict[str, Clip] = {}
+        self._identity: str | None = None
+        self._pool: SynthesisPool | None = None
+        self.synthesized = 0
+
+    @property
+    def identity(self) -> str:
+        """The engine's identity, known without starting an engine where possible."""
+        if self._identity is None:
+            self._identity = engine_identity(self.factory)
+        return self._identity
+
+    def _key(self, text: str) -> str:
+        return ClipCache.key(text, self.settings, self.identity)
+
+    def prepare(self, texts: Iterable[str], progress: Any = None) -> None:
+        """Make sure every line has a clip, synthesizing the missing ones in parallel."""
+        missing: list[str] = []
+        for text in dict.fromkeys(texts):
+            if text in self._clips:
+                continue
+            cached = self.cache.get(self._key(text)) if self.cache else None
+            if cached is not None:
+                self._clips[text] = cached
+            else:
+                missing.append(text)
+        if progress is not None:
+            progress(0, len(missing))
+        if not missing:
+            return
+        if self._pool is None:
+            self._pool = SynthesisPool(self.factory, self.settings, self.jobs)
+        for done, (text, clip) in enumerate(self._pool.run(missing), start=1):
+            self._clips[text] = clip
+            self.synthesized += 1
+            if self.cache:
+                self.cache.put(self._key(text), clip)
+            if progress is not None:
+                progress(done, len(missing))
+
+    def clip(self, text: str) -> Clip:
+        if text not in self._clips:
+            self.prepare([text])
+        return self._clips[text]
+
+    def length(self, text: str) -> float:
+        """Seconds of ``text`` as spoken: the composer's speech-length function."""
+        return self.clip(text).seconds
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> Speech:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def engine_identity(factory: EngineFactory) -> str:
+    """Identity of an engine for cache keys, computed without synthesizing anything."""
+    from .engines import Pyttsx3Engine, ToneEngine
+
+    if factory is ToneEngine:
+        return "tone-1"
+    if factory is Pyttsx3Engine:
+        import importlib.metadata
+        import platform
+
+        from .engines import load_espeak
+
+        backend = load_espeak() if platform.system() == "Linux" else platform.system()
+        return f"pyttsx3-{importlib.metadata.version('pyttsx3')}/{backend}"
+    return getattr(factory, "__qualname__", repr(factory))
+
+
+def list_voices(factory: EngineFactory) -> list[VoiceInfo]:
+    """The installed voices, asked of an engine in a worker process."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(voices_of, (factory,))
+
+
+def resolve_voice(factory: EngineFactory, wanted: str) -> str:
+    """The id of the one installed voice whose id is ``wanted`` or whose name contains it."""
+    import difflib
+
+    from .errors import UnknownVoiceError
+
+    voices = list_voices(factory)
+    for v in voices:
+        if v.id == wanted:
+            return v.id
+    low = wanted.lower()
+    matches = [v for v in voices if low in v.name.lower() or low in v.id.lower()]
+    exact = [v for v in matches if v.name.lower() == low]
+    if len(exact) == 1 or len(matches) == 1:
+        return (exact or matches)[0].id
+    if matches:
+        names = ", ".join(f"{v.name} ({v.id})" for v in matches[:6])
+        raise UnknownVoiceError(f"--voice '{wanted}' matches {len(matches)} voices: {names}; be more specific")
+    close = difflib.get_close_matches(wanted, [v.name for v in voices] + [v.id for v in voices], n=4, cutoff=0.4)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    raise UnknownVoiceError(f"no voice '{wanted}' is installed{hint} (see 'voiceguide voices')")
