@@ -194,6 +194,13 @@ def test_script_output_replaces_an_existing_file(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["session.srt"]
 
 
+def test_script_output_to_a_bare_file_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    ok("script", "cat-cow", "--format", "vtt", "-o", "session.vtt")
+    assert parse_vtt((tmp_path / "session.vtt").read_text(encoding="utf-8"))
+    assert os.listdir(tmp_path) == ["session.vtt"]
+
+
 def test_atomic_write_leaves_the_target_alone_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "session.txt"
     target.write_text("old", encoding="utf-8")
@@ -313,7 +320,8 @@ def test_broken_catalog_folder_is_a_clean_error(tmp_path: Path) -> None:
     (tmp_path / "stretches").mkdir()
     (tmp_path / "stretches" / "wall-lean.yaml").write_bytes((INVALID / "wrong-type.yaml").read_bytes())
     out = failed("--catalog", str(tmp_path), "list")
-    assert "wall-lean.yaml:7: sides: " in out
+    (line,) = error_lines(INVALID / "wrong-type.yaml")
+    assert f"wall-lean.yaml:{line}: sides: " in out
 
 
 # --------------------------------------------------------------------------- for real

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -72,11 +73,11 @@ def check_srt(tl: Timeline) -> None:
     speech = tl.speech()
     assert [n for n, *_ in parsed] == list(range(1, len(speech) + 1))
     assert [t for *_, t in parsed] == [c.text for c in speech]
-    for (_, start, end, _), cue in zip(parsed, speech):
+    for (_, start, end, _), cue in zip(parsed, speech, strict=True):
         assert start < end
         assert start == pytest.approx(cue.start_s, abs=0.0005 + 1e-9)
         assert end == pytest.approx(cue.end_s, abs=0.0005 + 1e-9)
-    for a, b in zip(parsed, parsed[1:]):
+    for a, b in pairwise(parsed):
         assert b[1] >= a[2]
 
 
@@ -87,14 +88,14 @@ def check_vtt(tl: Timeline) -> None:
     assert [t for *_, t in parsed] == [c.text for c in speech]
     idents = [ident for ident, *_ in parsed]
     assert len(set(idents)) == len(idents)
-    for n, (ident, start, end, _), cue in zip(range(1, len(speech) + 1), parsed, speech):
+    for n, (ident, start, end, _), cue in zip(range(1, len(speech) + 1), parsed, speech, strict=True):
         assert ident.split(" ")[0] == str(n)
         if cue.chapter is not None:
             assert ident == f"{n} {tl.chapters[cue.chapter].stretch}"
         assert start < end
         assert start == pytest.approx(cue.start_s, abs=0.0005 + 1e-9)
         assert end == pytest.approx(cue.end_s, abs=0.0005 + 1e-9)
-    for a, b in zip(parsed, parsed[1:]):
+    for a, b in pairwise(parsed):
         assert b[1] >= a[2]
 
 
@@ -110,7 +111,7 @@ def test_vtt_parses_back(timeline: Timeline, sided_timeline: Timeline) -> None:
 
 def handmade(times: list[tuple[float, float]], texts: list[str] | None = None) -> Timeline:
     texts = texts or [f"Line {n}." for n in range(len(times))]
-    cues = tuple(Cue(a, b, "speech", "instruction", t, 0) for (a, b), t in zip(times, texts))
+    cues = tuple(Cue(a, b, "speech", "instruction", t, 0) for (a, b), t in zip(times, texts, strict=True))
     end = times[-1][1]
     return Timeline("Hand made", "hand-made", end, (Chapter("Cat-Cow", "cat-cow", 0.0, end),), cues)
 
@@ -161,7 +162,7 @@ def test_json_has_the_contract_keys(timeline: Timeline) -> None:
         assert {"title", "stretch", "start_s", "end_s"} <= set(chapter)
         assert chapter["start_s"] < chapter["end_s"]
     assert len(data["cues"]) == len(timeline.cues)
-    for cue, original in zip(data["cues"], timeline.cues):
+    for cue, original in zip(data["cues"], timeline.cues, strict=True):
         assert {"start_s", "end_s", "kind", "role", "text"} <= set(cue)
         assert cue["kind"] in ("speech", "silence", "tone")
         assert (cue["text"] is None) == (cue["kind"] != "speech")
@@ -203,7 +204,7 @@ def test_text_listing_has_mm_ss_lines(timeline: Timeline) -> None:
     said = [line for line in lines if re.match(r"^\d{2}:\d{2}  \S", line) and not line.endswith("  end")]
     speech = timeline.speech()
     assert len(said) == len(speech)
-    for line, cue in zip(said, speech):
+    for line, cue in zip(said, speech, strict=True):
         assert line.startswith(mmss(cue.start_s) + "  ")
         assert line.split(None, 2)[1] == cue.role
         assert line.endswith(str(cue.text))

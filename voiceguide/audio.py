@@ -25,7 +25,7 @@ from . import dsp
 from .errors import AudioError, BadOptionError
 from .ffmpeg import ffmpeg_path
 from .speech import SAMPLE_RATE, Clip
-from .timeline import Timeline
+from .timeline import Cue, Timeline
 
 LIMIT_CEILING_DBTP = -2.5
 """Where the limiter holds true peaks: under the -1 dBTP promise, leaving room for the MP3 encoder's overshoot."""
@@ -76,7 +76,8 @@ def encoder_gain_db(bitrate_kbps: int) -> float:
         encode_mp3(iter([tone_pcm.tobytes()]), mp3, bitrate_kbps)
         decoded = subprocess.run(
             [ffmpeg_path(), "-v", "error", "-i", str(mp3), "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"],
-            capture_output=True, check=False,
+            capture_output=True,
+            check=False,
         ).stdout
     out = np.frombuffer(decoded, dtype="<i2").astype(np.float64)
     if len(out) < SAMPLE_RATE // 2:
@@ -104,7 +105,7 @@ class SessionAudio:
                 sounds[_tone_key(cue.role)] = dsp.tone(
                     cue.duration_s, SAMPLE_RATE, frequencies=_TONES[cue.role], level_db=TONE_PEAK_DBFS
                 )
-        self.total_samples = int(round(timeline.duration_s * SAMPLE_RATE))
+        self.total_samples = round(timeline.duration_s * SAMPLE_RATE)
         self.measured_lufs = self._measure(sounds)
         # Gain to the target, then limit; limiting takes a little loudness off, so measure the
         # limited sounds once more and correct (the second limit barely moves anything).
@@ -121,13 +122,21 @@ class SessionAudio:
         self.output_lufs = self._measure(limited)
         self.sounds = {key: np.round(x * 32767).astype("<i2") for key, x in limited.items()}
 
+    def sound_for(self, cue: Cue) -> np.ndarray | None:
+        """The leveled int16 samples a cue plays (a spoken line or a tone), or None for silence."""
+        if cue.kind == "speech" and cue.text is not None:
+            return self.sounds[cue.text]
+        if cue.kind == "tone" and self.options.chimes:
+            return self.sounds[_tone_key(cue.role)]
+        return None
+
     def _placed(self) -> Iterator[tuple[int, str]]:
         """(start sample, sound key) of every cue that makes sound, in order."""
         for cue in self.timeline.cues:
             if cue.kind == "speech" and cue.text is not None:
-                yield int(round(cue.start_s * SAMPLE_RATE)), cue.text
+                yield round(cue.start_s * SAMPLE_RATE), cue.text
             elif cue.kind == "tone" and self.options.chimes:
-                yield int(round(cue.start_s * SAMPLE_RATE)), _tone_key(cue.role)
+                yield round(cue.start_s * SAMPLE_RATE), _tone_key(cue.role)
 
     def _measure(self, sounds: dict[str, np.ndarray]) -> float:
         """Integrated loudness of the session, from each sound's K-weighted energy where it is placed."""
@@ -135,7 +144,7 @@ class SessionAudio:
             key: np.concatenate(([0.0], np.cumsum(dsp.k_weighted(x, SAMPLE_RATE) ** 2))) for key, x in sounds.items()
         }
         block, hop = int(dsp.BLOCK_S * SAMPLE_RATE), int(dsp.HOP_S * SAMPLE_RATE)
-        total = int(round(self.timeline.duration_s * SAMPLE_RATE))
+        total = round(self.timeline.duration_s * SAMPLE_RATE)
         n_blocks = max(1, (total - block) // hop + 1)
         energy = np.zeros(n_blocks)
         for start, key in self._placed():
@@ -197,13 +206,36 @@ def _level(x: np.ndarray, reference_lufs: float) -> np.ndarray:
 # --------------------------------------------------------------------------- MP3
 
 
-def encode_mp3(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, on_samples: Callable[[int], None] | None = None) -> None:
+def encode_mp3(
+    chunks: Iterator[bytes], path: Path, bitrate_kbps: int, on_samples: Callable[[int], None] | None = None
+) -> None:
     """Stream PCM chunks through ffmpeg's libmp3lame into ``path`` (mono, CBR)."""
     cmd = [
-        ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
-        "-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-id3v2_version", "0", "-write_id3v1", "0",
-        "-f", "mp3", str(path),
+        ffmpeg_path(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "s16le",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-ac",
+        "1",
+        "-i",
+        "pipe:0",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        f"{bitrate_kbps}k",
+        "-id3v2_version",
+        "0",
+        "-write_id3v1",
+        "0",
+        "-f",
+        "mp3",
+        str(path),
     ]
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
@@ -242,7 +274,7 @@ class Tags:
 
 def write_tags(path: Path, tags: Tags, timeline: Timeline) -> None:
     """ID3v2.3 tags and one CHAP frame per stretch, under a top-level ordered CTOC."""
-    from mutagen.id3 import COMM, CHAP, CTOC, ID3, TALB, TCON, TIT2, TPE1, TRCK, TYER, CTOCFlags
+    from mutagen.id3 import CHAP, COMM, CTOC, ID3, TALB, TCON, TIT2, TPE1, TRCK, TYER, CTOCFlags
 
     id3 = ID3()
     id3.add(TIT2(encoding=1, text=[tags.title]))
@@ -259,13 +291,22 @@ def write_tags(path: Path, tags: Tags, timeline: Timeline) -> None:
         element = f"chp{i}"
         ids.append(element)
         # the first chapter starts at 0 so the welcome is not outside every chapter; the last runs to the end
-        start = 0 if i == 0 else int(round(chapter.start_s * 1000))
-        end = int(round((timeline.duration_s if i == len(timeline.chapters) - 1 else chapter.end_s) * 1000))
-        id3.add(CHAP(element_id=element, start_time=start, end_time=end,
-                     sub_frames=[TIT2(encoding=1, text=[chapter.title])]))
+        start = 0 if i == 0 else round(chapter.start_s * 1000)
+        end = round((timeline.duration_s if i == len(timeline.chapters) - 1 else chapter.end_s) * 1000)
+        id3.add(
+            CHAP(
+                element_id=element, start_time=start, end_time=end, sub_frames=[TIT2(encoding=1, text=[chapter.title])]
+            )
+        )
     if ids:
-        id3.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
-                     sub_frames=[TIT2(encoding=1, text=["Stretches"])]))
+        id3.add(
+            CTOC(
+                element_id="toc",
+                flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+                child_element_ids=ids,
+                sub_frames=[TIT2(encoding=1, text=["Stretches"])],
+            )
+        )
     id3.save(str(path), v2_version=3)
     _order_chapter_frames(path)
 

@@ -20,13 +20,33 @@ from .yamlio import Document, PathKey, load_document
 POSITIONS = ("standing", "seated", "seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying")
 FLOOR_POSITIONS = frozenset({"seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying"})
 FOCUS_AREAS = (
-    "neck", "shoulders", "chest", "arms", "upper-back", "lower-back", "core",
-    "hips", "glutes", "groin", "hamstrings", "quadriceps", "calves",
+    "neck",
+    "shoulders",
+    "chest",
+    "arms",
+    "upper-back",
+    "lower-back",
+    "core",
+    "hips",
+    "glutes",
+    "groin",
+    "hamstrings",
+    "quadriceps",
+    "calves",
 )
 STYLES = ("hold", "reps", "flow")
 CAUTION_TAGS = (
-    "knees", "wrists", "neck", "shoulders", "hips", "acute-back-injury", "osteoporosis",
-    "pregnancy", "sciatica", "balance", "high-blood-pressure",
+    "knees",
+    "wrists",
+    "neck",
+    "shoulders",
+    "hips",
+    "acute-back-injury",
+    "osteoporosis",
+    "pregnancy",
+    "sciatica",
+    "balance",
+    "high-blood-pressure",
 )
 SIDE_FIELDS = ("side", "other")
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -141,9 +161,7 @@ class Routine:
             "title": self.title,
             "description": self.description,
             "minutes": self.minutes,
-            "stretches": [
-                {k: v for k, v in vars(i).items() if v is not None} for i in self.items
-            ],
+            "stretches": [{k: v for k, v in vars(i).items() if v is not None} for i in self.items],
         }
 
 
@@ -323,11 +341,21 @@ STRETCH_FIELDS = [
 ]
 check_stretch_shape = mapping(STRETCH_FIELDS)
 
+
+def whole(lo: int, hi: int) -> Check:
+    def check(value: Any) -> list[tuple[PathKey, str]]:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            return [((), f"must be a whole number from {lo} to {hi}")]
+        return _ok()
+
+    return check
+
+
 ITEM_FIELDS = [
     Field("id", kebab),
     Field("hold", nullable(number(1, 600)), required=False),
-    Field("reps", nullable(number(1, 100)), required=False),
-    Field("sets", nullable(number(1, 10)), required=False),
+    Field("reps", nullable(whole(1, 100)), required=False),
+    Field("sets", nullable(whole(1, 10)), required=False),
 ]
 
 
@@ -434,28 +462,28 @@ def _spoken_lines(data: dict[str, Any]) -> Iterable[tuple[PathKey, str]]:
         yield ("cautions", i, "say"), c["say"]
 
 
-def routine_from_document(
-    doc: Document, stretches: dict[str, Stretch], expected_id: str | None = None
-) -> Routine:
+def routine_from_document(doc: Document, stretches: dict[str, Stretch], expected_id: str | None = None) -> Routine:
     """Validate a routine against the known stretches and build it, reporting every problem."""
     out = _Collector(doc)
     data = doc.data
     out.extend(check_routine_shape(data))
-    if out.problems:
-        raise CatalogError(out.problems)
-    if expected_id and data["id"] != expected_id:
+    if isinstance(data, dict) and isinstance(data.get("id"), str) and expected_id and data["id"] != expected_id:
         out.add(("id",), f"'{data['id']}' does not match the file name '{expected_id}.yaml'")
+    entries = data.get("stretches") if isinstance(data, dict) else None
     items: list[RoutineItem] = []
-    for i, entry in enumerate(data["stretches"]):
-        entry = {"id": entry} if isinstance(entry, str) else entry
-        path: PathKey = ("stretches", i) if isinstance(data["stretches"][i], str) else ("stretches", i, "id")
+    # stretch references are checked even when other fields have problems, so all are reported at once
+    for i, raw in enumerate(entries if isinstance(entries, list) else []):
+        entry = {"id": raw} if isinstance(raw, str) else raw
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            continue
+        path: PathKey = ("stretches", i) if isinstance(raw, str) else ("stretches", i, "id")
         stretch = stretches.get(entry["id"])
         if stretch is None:
             out.add(path, _unknown("stretch", entry["id"], stretches))
             continue
         for key, rng in (("hold", stretch.hold_seconds), ("reps", stretch.reps), ("sets", stretch.sets)):
             value = entry.get(key)
-            if value is None:
+            if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             if rng is None:
                 out.add(("stretches", i, key), f"{stretch.id} has no {key} to override")
@@ -463,7 +491,7 @@ def routine_from_document(
                 out.add(("stretches", i, key), f"{value:g} is outside {stretch.id}'s range {rng.min:g}-{rng.max:g}")
         items.append(RoutineItem(entry["id"], entry.get("hold"), entry.get("reps"), entry.get("sets")))
     if out.problems:
-        raise CatalogError(out.problems)
+        raise CatalogError(sorted(out.problems, key=lambda p: p.line or 0))
     return Routine(
         id=data["id"],
         title=data["title"],

@@ -11,17 +11,32 @@ from typing import Any
 import click
 
 from . import __version__
+from .audio import AudioOptions, parse_bitrate
 from .catalog import Catalog, check_files, load_catalog, resolve_routine
 from .compose import ComposeOptions, compose, parse_breath
+from .engines import DEFAULT_RATE_WPM, VoiceSettings, engine_factory
 from .errors import CatalogError, UnknownIdError
 from .export import FORMATS, render_text
 from .fileio import write_text_atomic
-from .audio import AudioOptions, parse_bitrate
-from .engines import DEFAULT_RATE_WPM, VoiceSettings, engine_factory
 from .progress import progress_display
 from .render import render as render_session
 from .speech import ClipCache, Speech, default_cache_dir, list_voices, resolve_voice
 from .timeline import Timeline
+
+
+def load_extra_commands() -> list[click.Command]:
+    """Commands defined in their own modules under voiceguide/commands/ (play, pack, serve...)."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    found: list[click.Command] = []
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        found += [c for c in getattr(module, "COMMANDS", [])]
+    return found
+
 
 def _catalog(ctx: click.Context) -> Catalog:
     obj = ctx.ensure_object(dict)
@@ -35,11 +50,17 @@ def _breath(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[f
 
 
 minutes_option = click.option(
-    "--minutes", type=click.FloatRange(0.5, 240), default=None,
+    "--minutes",
+    type=click.FloatRange(0.5, 240),
+    default=None,
     help="Fit the session to this many minutes (default: the routine's own length).",
 )
 breath_option = click.option(
-    "--breath", default="4-6", show_default=True, callback=_breath, metavar="IN-OUT",
+    "--breath",
+    default="4-6",
+    show_default=True,
+    callback=_breath,
+    metavar="IN-OUT",
     help="Breath pace in seconds for flows: inhale-exhale.",
 )
 
@@ -55,8 +76,11 @@ def _emit(text: str, output: Path | None) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="voiceguide")
 @click.option(
-    "--catalog", "catalog_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-    envvar="VOICEGUIDE_CATALOG", help="Use this catalog folder instead of the bundled one.",
+    "--catalog",
+    "catalog_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    envvar="VOICEGUIDE_CATALOG",
+    help="Use this catalog folder instead of the bundled one.",
 )
 @click.pass_context
 def main(ctx: click.Context, catalog_dir: Path | None) -> None:
@@ -71,8 +95,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
     """List the stretches and routines of the catalog."""
     catalog = _catalog(ctx)
     stretches = [
-        {"id": s.id, "name": s.name, "position": s.position, "focus": list(s.focus)}
-        for s in catalog.stretches.values()
+        {"id": s.id, "name": s.name, "position": s.position, "focus": list(s.focus)} for s in catalog.stretches.values()
     ]
     routines = [{"id": r.id, "title": r.title, "minutes": r.minutes} for r in catalog.routines.values()]
     if as_json:
@@ -114,8 +137,9 @@ def show(ctx: click.Context, item_id: str, as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
-def build_timeline(ctx: click.Context, routine_spec: str, minutes: float | None,
-                   breath: tuple[float, float]) -> Timeline:
+def build_timeline(
+    ctx: click.Context, routine_spec: str, minutes: float | None, breath: tuple[float, float]
+) -> Timeline:
     """The timed script for a ROUTINE argument, with an estimated speech length."""
     catalog = _catalog(ctx)
     routine = resolve_routine(routine_spec, catalog)
@@ -129,8 +153,9 @@ def build_timeline(ctx: click.Context, routine_spec: str, minutes: float | None,
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=True, path_type=Path), help="Write to this file.")
 @click.pass_context
-def script(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[float, float],
-           fmt: str, output: Path | None) -> None:
+def script(
+    ctx: click.Context, routine: str, minutes: float | None, breath: tuple[float, float], fmt: str, output: Path | None
+) -> None:
     """Print the timed script of ROUTINE.
 
     ROUTINE is a routine id, a stretch id, comma-separated stretch ids, or a routine YAML file.
@@ -161,15 +186,30 @@ def _rate(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
 
 def voice_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--voice, --rate, --volume, --no-cache and --jobs, shared by every command that speaks."""
-    for option in reversed([
-        click.option("--voice", default=None, help="Voice id or a unique part of its name (see 'voiceguide voices')."),
-        click.option("--rate", type=int, default=DEFAULT_RATE_WPM, show_default=True, callback=_rate,
-                     help="Speaking rate in words per minute."),
-        click.option("--volume", type=click.FloatRange(0.1, 1.0), default=1.0, show_default=True),
-        click.option("--no-cache", is_flag=True, help="Do not read or write the clip cache."),
-        click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0,
-                     help="Speech worker processes (default: one per core)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--voice", default=None, help="Voice id or a unique part of its name (see 'voiceguide voices')."
+            ),
+            click.option(
+                "--rate",
+                type=int,
+                default=DEFAULT_RATE_WPM,
+                show_default=True,
+                callback=_rate,
+                help="Speaking rate in words per minute.",
+            ),
+            click.option("--volume", type=click.FloatRange(0.1, 1.0), default=1.0, show_default=True),
+            click.option("--no-cache", is_flag=True, help="Do not read or write the clip cache."),
+            click.option(
+                "-j",
+                "--jobs",
+                type=click.IntRange(0, 64),
+                default=0,
+                help="Speech worker processes (default: one per core).",
+            ),
+        ]
+    ):
         func = option(func)
     return func
 
@@ -184,21 +224,45 @@ def open_speech(voice: str | None, rate: int, volume: float, no_cache: bool, job
 
 @main.command()
 @click.argument("routine")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="MP3 path (default: output/ROUTINE.mp3).")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None, help="MP3 path (default: output/ROUTINE.mp3)."
+)
 @minutes_option
 @breath_option
 @voice_options
 @click.option("--bitrate", default="64k", show_default=True, help="MP3 bitrate, e.g. 64k or 128k.")
-@click.option("--loudness", type=click.FloatRange(-30, -10), default=-16.0, show_default=True,
-              help="Integrated loudness target in LUFS.")
+@click.option(
+    "--loudness",
+    type=click.FloatRange(-30, -10),
+    default=-16.0,
+    show_default=True,
+    help="Integrated loudness target in LUFS.",
+)
 @click.option("--no-chimes", is_flag=True, help="No tones at transitions and holds.")
-@click.option("--timeline", "timeline_path", type=click.Path(path_type=Path), help="Also write the timed script (JSON).")
-@click.option("--captions", "captions_path", type=click.Path(path_type=Path), help="Also write captions (.vtt or .srt).")
+@click.option(
+    "--timeline", "timeline_path", type=click.Path(path_type=Path), help="Also write the timed script (JSON)."
+)
+@click.option(
+    "--captions", "captions_path", type=click.Path(path_type=Path), help="Also write captions (.vtt or .srt)."
+)
 @click.pass_context
-def render(ctx: click.Context, routine: str, output: Path | None, minutes: float | None, breath: tuple[float, float],
-           voice: str | None, rate: int, volume: float, no_cache: bool, jobs: int, bitrate: str, loudness: float,
-           no_chimes: bool, timeline_path: Path | None, captions_path: Path | None) -> None:
+def render(
+    ctx: click.Context,
+    routine: str,
+    output: Path | None,
+    minutes: float | None,
+    breath: tuple[float, float],
+    voice: str | None,
+    rate: int,
+    volume: float,
+    no_cache: bool,
+    jobs: int,
+    bitrate: str,
+    loudness: float,
+    no_chimes: bool,
+    timeline_path: Path | None,
+    captions_path: Path | None,
+) -> None:
     """Render ROUTINE to an MP3 with chapters, tags and podcast loudness.
 
     ROUTINE is a routine id, a stretch id, comma-separated stretch ids, or a routine YAML file.
@@ -208,11 +272,20 @@ def render(ctx: click.Context, routine: str, output: Path | None, minutes: float
     audio = AudioOptions(parse_bitrate(bitrate), loudness, not no_chimes)
     catalog = _catalog(ctx)
     spec = resolve_routine(routine, catalog)
-    output = output or Path("output") / f"{spec.id}.mp3"
+    if output is None:
+        output = Path("output") / f"{spec.id}.mp3"
+        output.parent.mkdir(exist_ok=True)
     with open_speech(voice, rate, volume, no_cache, jobs) as speech, progress_display() as progress:
         result = render_session(
-            spec, catalog, output, speech, compose_options=ComposeOptions(minutes, *breath), audio_options=audio,
-            timeline_path=timeline_path, captions_path=captions_path, progress=progress,
+            spec,
+            catalog,
+            output,
+            speech,
+            compose_options=ComposeOptions(minutes, *breath),
+            audio_options=audio,
+            timeline_path=timeline_path,
+            captions_path=captions_path,
+            progress=progress,
         )
     tl = result.timeline
     click.echo(
@@ -222,7 +295,7 @@ def render(ctx: click.Context, routine: str, output: Path | None, minutes: float
 
 
 def _clock(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
+    m, s = divmod(round(seconds), 60)
     return f"{m}:{s:02d}"
 
 
@@ -261,10 +334,14 @@ def cache_clear() -> None:
     click.echo(f"Removed {removed} cached clips")
 
 
+for _command in load_extra_commands():
+    main.add_command(_command)
+
+
 def run() -> None:
     """Console entry point."""
     main(prog_name="voiceguide")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run())
+    run()

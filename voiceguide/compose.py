@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .catalog import FLOOR_POSITIONS, Catalog, Range, Routine, RoutineItem, Stretch
 from .errors import BadOptionError, FitError
@@ -29,11 +29,29 @@ CLOSING_REST_S = (4.0, 30.0)
 TONE_S = {"transition": 0.6, "hold-start": 0.4, "hold-end": 0.4}
 FIT_TOLERANCE_S = 2.0
 
-_NUMBER_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
 def number_words(n: int) -> str:
@@ -223,7 +241,7 @@ class _Planner:
         for line in stretch.setup:
             self.say(_say_side(line, 0), "setup")
         for caution in stretch.cautions:
-            self.say(caution.say, "safety")
+            self.say(_say_side(caution.say, 0), "safety")
         if stretch.sides:
             self.say("Start with your right side.", "instruction")
         self.quiet(stretch.settle_seconds + (3.0 if moved else 0.0), "settle")
@@ -274,7 +292,9 @@ class _Planner:
         reminders = [_say_side(c, side) for c in stretch.cues] + list(GENERIC_REMINDERS)
         offset, i = 12.0, 0
         while offset < hold - 8:
-            wanted.append((offset, Say(reminders[i % len(reminders)], "breath" if i >= len(stretch.cues) else "instruction")))
+            wanted.append(
+                (offset, Say(reminders[i % len(reminders)], "breath" if i >= len(stretch.cues) else "instruction"))
+            )
             offset, i = offset + 12.0, i + 1
         accepted: list[tuple[float, float, Say]] = []
         for start, say in wanted:
@@ -302,8 +322,11 @@ class _Planner:
                 for rep in range(1, dose.reps + 1):
                     count = Say(_cap(number_words(rep)) + ".", "count")
                     if dose.hold:
-                        events = ((0.0, count), (move / 2, Say("Hold.", "instruction")),
-                                  (move / 2 + dose.hold, Say("And release.", "instruction")))
+                        events = (
+                            (0.0, count),
+                            (move / 2, Say("Hold.", "instruction")),
+                            (move / 2 + dose.hold, Say("And release.", "instruction")),
+                        )
                         self.steps.append(Window(move + dose.hold, "phase", events))
                     else:
                         self.steps.append(Window(move, "phase", ((0.0, count),)))
@@ -329,7 +352,9 @@ class _Planner:
                     full = rep <= 2
                     in_text = inhale if full and self._fits(breath_in, count, inhale) else "Breathe in."
                     out_text = exhale if full and self._fits(breath_out, exhale) else "Breathe out."
-                    self.steps.append(Window(breath_in, "phase", ((0.0, Say(count, "count")), (0.0, Say(in_text, "breath")))))
+                    self.steps.append(
+                        Window(breath_in, "phase", ((0.0, Say(count, "count")), (0.0, Say(in_text, "breath"))))
+                    )
                     self.steps.append(Window(breath_out, "phase", ((0.0, Say(out_text, "breath")),)))
 
     def _fits(self, seconds: float, *texts: str) -> bool:
@@ -383,37 +408,61 @@ def _scaled(base: float, rng: Range, t: float) -> float:
     return base + abs(t) * ((rng.max if t > 0 else rng.min) - base)
 
 
-def doses_at(
-    stretches: Sequence[Stretch], items: Sequence[RoutineItem], t: float, hold_t: float | None = None
-) -> list[Dose]:
-    """The doses at scale ``t`` in [-2, 2]: holds and reps move first (|t| <= 1), then sets.
+def set_ladder(stretches: Sequence[Stretch], items: Sequence[RoutineItem]) -> tuple[list[tuple[int, ...]], int]:
+    """Every arrangement of sets from all-minimum to all-maximum, and where the routine's own is.
 
-    Sets change one stretch at a time, in turn, so the session never jumps by a set of every
-    stretch at once. ``hold_t`` in [-1, 1], when given, scales the holds on their own, so fitting
-    can move them smoothly while whole repetitions and sets stay where ``t`` put them.
+    Neighbouring arrangements differ by one set of one stretch, taken in turn, so the session
+    never jumps by a set of every stretch at once.
     """
-    inner = max(-1.0, min(1.0, t))
-    outer = t - inner
-    sets = [item.sets if item.sets is not None else s.sets.default for s, item in zip(stretches, items)]
-    room = [int(s.sets.max - n) if outer > 0 else int(n - s.sets.min) for s, n in zip(stretches, sets)]
-    steps = int(abs(outer) * sum(room) + 1e-9)
-    while steps > 0:
-        for i in range(len(sets)):
-            if steps and room[i] > 0:
-                sets[i] += 1 if outer > 0 else -1
-                room[i] -= 1
-                steps -= 1
+    base = [int(item.sets if item.sets is not None else s.sets.default) for s, item in zip(stretches, items)]
+
+    def walk(step: int) -> list[tuple[int, ...]]:
+        sets, out = list(base), []
+        room = [int(s.sets.max) - n if step > 0 else n - int(s.sets.min) for s, n in zip(stretches, base)]
+        while any(room):
+            for i in range(len(sets)):
+                if room[i]:
+                    sets[i] += step
+                    room[i] -= 1
+                    out.append(tuple(sets))
+        return out
+
+    down = walk(-1)[::-1]
+    return [*down, tuple(base), *walk(+1)], len(down)
+
+
+def doses_for(
+    stretches: Sequence[Stretch],
+    items: Sequence[RoutineItem],
+    inner: float,
+    sets: Sequence[int],
+    hold_t: float | None = None,
+) -> list[Dose]:
+    """Doses with repetitions (and holds, unless ``hold_t`` scales them apart) at scale ``inner``."""
     doses = []
     for stretch, item, n_sets in zip(stretches, items, sets):
         hold = reps = None
         if stretch.hold_seconds:
             base = item.hold if item.hold is not None else stretch.hold_seconds.default
-            hold = round(_scaled(base, stretch.hold_seconds, inner if hold_t is None else hold_t), 1)
+            scaled = _scaled(base, stretch.hold_seconds, inner if hold_t is None else hold_t)
+            hold = stretch.hold_seconds.clamp(round(scaled, 1))
         if stretch.reps:
             base = item.reps if item.reps is not None else stretch.reps.default
-            reps = int(round(_scaled(base, stretch.reps, inner) + 1e-9))
+            reps = int(stretch.reps.clamp(round(_scaled(base, stretch.reps, inner) + 1e-9)))
         doses.append(Dose(hold, reps, int(n_sets)))
     return doses
+
+
+def doses_at(stretches: Sequence[Stretch], items: Sequence[RoutineItem], t: float) -> list[Dose]:
+    """The doses at scale ``t`` in [-2, 2]: holds and reps move first (|t| <= 1), then sets."""
+    ladder, base = set_ladder(stretches, items)
+    return doses_for(stretches, items, max(-1.0, min(1.0, t)), ladder[_ladder_index(t, len(ladder), base)])
+
+
+def _ladder_index(t: float, rungs: int, base: int) -> int:
+    outer = t - max(-1.0, min(1.0, t))
+    room = (rungs - 1 - base) if outer > 0 else base
+    return base + int(outer * room + (1e-9 if outer > 0 else -1e-9))
 
 
 def plan_session(
@@ -453,16 +502,19 @@ def compose(
     stretches = [catalog.stretch(i.stretch) for i in items]
     target_min = options.minutes if options.minutes is not None else routine.minutes
 
-    def build(t: float, minutes_said: float, rest_s: float, hold_t: float | None = None) -> Built:
-        doses = doses_at(stretches, items, t, hold_t)
+    ladder, base = set_ladder(stretches, items)
+
+    def build(point: Point, minutes_said: float, rest_s: float) -> Built:
+        inner, rung, hold_t = point
+        doses = doses_for(stretches, items, inner, ladder[rung], hold_t)
         steps = plan_session(routine, stretches, doses, options, length, minutes_said=minutes_said, rest_s=rest_s)
         return (*layout(steps, length), doses)
 
     if target_min is None:
-        _, _, estimate, _ = build(0.0, 1.0, CLOSING_REST_S[0])
-        cues, chapters, total, doses = build(0.0, estimate / 60.0, CLOSING_REST_S[0])
+        _, _, estimate, _ = build((0.0, base, None), 1.0, CLOSING_REST_S[0])
+        cues, chapters, total, doses = build((0.0, base, None), estimate / 60.0, CLOSING_REST_S[0])
     else:
-        cues, chapters, total, doses = _fit(build, target_min, routine.title)
+        cues, chapters, total, doses = _fit(build, len(ladder), base, target_min, routine.title)
     meta = {
         "options": {
             "minutes": target_min,
@@ -477,13 +529,15 @@ def compose(
 
 
 Built = tuple[list[Cue], list[Chapter], float, list[Dose]]
+Point = tuple[float, int, "float | None"]
+"""Where fitting looks: (reps-and-holds scale, rung of the set ladder, separate hold scale or None)."""
 
 
-def _bisect(total: Callable[[float], float], lo: float, hi: float, target: float) -> tuple[float, float]:
+def _bisect(
+    total: Callable[[float], float], lo: float, hi: float, target: float, steps: int = 30
+) -> tuple[float, float]:
     """Narrow [lo, hi] around where the non-decreasing ``total`` crosses ``target``."""
-    for _ in range(48):
-        if hi - lo < 1e-6:
-            break
+    for _ in range(steps):
         mid = (lo + hi) / 2
         if total(mid) <= target:
             lo = mid
@@ -492,18 +546,25 @@ def _bisect(total: Callable[[float], float], lo: float, hi: float, target: float
     return lo, hi
 
 
-def _fit(build: Callable[..., Built], minutes: float, title: str) -> Built:
+def _fit(build: Callable[[Point, float, float], Built], rungs: int, base: int, minutes: float, title: str) -> Built:
     """Find doses and a closing rest that land the session on ``minutes`` within 2 s.
 
-    The session's length grows with the scale t (holds and reps first, then sets), so a
-    bisection brackets the target. Whole repetitions and sets make the length jump at places;
-    there the holds are re-scaled on their own with the whole numbers of either side of the
-    jump, and the closing rest takes up the last few seconds.
+    The length grows along one path (holds and reps first, then sets one at a time), so a
+    bisection brackets the target. Whole repetitions and sets make the length jump in places;
+    there each nearby arrangement of sets is tried with holds and reps re-scaled smoothly, and
+    the closing rest takes up the last few seconds.
     """
     target = minutes * 60.0
     low_rest, high_rest = CLOSING_REST_S
-    shortest = build(-2.0, minutes, low_rest)[2]
-    longest = build(2.0, minutes, low_rest)[2] + (high_rest - low_rest)
+
+    def length(point: Point, rest: float = low_rest) -> float:
+        return build(point, minutes, rest)[2]
+
+    def on_path(t: float) -> Point:
+        return (max(-1.0, min(1.0, t)), _ladder_index(t, rungs, base), None)
+
+    shortest = length(on_path(-2.0))
+    longest = length(on_path(2.0)) + (high_rest - low_rest)
     if target < shortest - FIT_TOLERANCE_S:
         raise FitError(
             f"'{title}' cannot be as short as {minutes:g} min: the shortest it gets is "
@@ -514,21 +575,35 @@ def _fit(build: Callable[..., Built], minutes: float, title: str) -> Built:
             f"'{title}' cannot be as long as {minutes:g} min: the longest it gets is "
             f"{_mmss(longest)}, {target - longest:.0f} s too short. Ask for fewer minutes or add stretches."
         )
-    lo, hi = _bisect(lambda t: build(t, minutes, low_rest)[2], -2.0, 2.0, target)
-    candidates: list[tuple[float, float | None]] = [(lo, None), (hi, None)]
-    # the whole numbers of hi with holds shortened, and of lo with holds lengthened
-    for t in (hi, lo):
-        h_lo, _ = _bisect(lambda h, t=t: build(t, minutes, low_rest, h)[2], -1.0, 1.0, target)  # type: ignore[misc]
-        candidates.append((t, h_lo))
     best: Built | None = None
-    for t, hold_t in candidates:
-        base = build(t, minutes, low_rest, hold_t)[2]
-        rest = max(low_rest, min(high_rest, low_rest + target - base))
-        built = build(t, minutes, rest, hold_t)
+
+    def consider(point: Point) -> bool:
+        """Try a point with the rest that fits it; True once it lands (to the centisecond)."""
+        nonlocal best
+        rest = max(low_rest, min(high_rest, low_rest + target - length(point)))
+        built = build(point, minutes, rest)
         if best is None or abs(built[2] - target) < abs(best[2] - target):
             best = built
-        if abs(best[2] - target) <= 0.01:
-            break
+        return abs(best[2] - target) <= 0.01
+
+    def on_rung(rung: int, inner: float | None = None) -> bool:
+        """Bisect holds and reps together on one rung, or holds alone with reps fixed at ``inner``."""
+        if inner is None:
+            lo, _ = _bisect(lambda u: length((u, rung, None)), -1.0, 1.0, target)
+            return consider((lo, rung, None))
+        lo, _ = _bisect(lambda h: length((inner, rung, h)), -1.0, 1.0, target)
+        return consider((inner, rung, lo))
+
+    lo, hi = _bisect(lambda t: length(on_path(t)), -2.0, 2.0, target)
+    if consider(on_path(lo)) or consider(on_path(hi)):
+        return best  # type: ignore[return-value]
+    near = sorted(range(rungs), key=lambda r: (abs(r - on_path(lo)[1]), r))
+    for rung in near[:2]:
+        if on_rung(rung, on_path(lo)[0]) or on_rung(rung, on_path(hi)[0]):
+            return best  # type: ignore[return-value]
+    for rung in near:
+        if on_rung(rung):
+            return best  # type: ignore[return-value]
     assert best is not None
     if abs(best[2] - target) > FIT_TOLERANCE_S:
         raise FitError(
@@ -540,9 +615,5 @@ def _fit(build: Callable[..., Built], minutes: float, title: str) -> Built:
 
 
 def _mmss(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
+    m, s = divmod(round(seconds), 60)
     return f"{m}:{s:02d}"
-
-
-def with_minutes(options: ComposeOptions, minutes: float | None) -> ComposeOptions:
-    return replace(options, minutes=minutes)

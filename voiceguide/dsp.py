@@ -37,19 +37,26 @@ def k_weighting(n_fft: int, rate: int, high_pass: bool = True) -> np.ndarray:
     alpha = math.sin(w0) / (2 * q)
     cw, sa = math.cos(w0), 2 * math.sqrt(big_a) * alpha
     shelf = _biquad_response(
-        (big_a * ((big_a + 1) + (big_a - 1) * cw + sa), -2 * big_a * ((big_a - 1) + (big_a + 1) * cw),
-         big_a * ((big_a + 1) + (big_a - 1) * cw - sa)),
-        ((big_a + 1) - (big_a - 1) * cw + sa, 2 * ((big_a - 1) - (big_a + 1) * cw), (big_a + 1) - (big_a - 1) * cw - sa),
+        (
+            big_a * ((big_a + 1) + (big_a - 1) * cw + sa),
+            -2 * big_a * ((big_a - 1) + (big_a + 1) * cw),
+            big_a * ((big_a + 1) + (big_a - 1) * cw - sa),
+        ),
+        (
+            (big_a + 1) - (big_a - 1) * cw + sa,
+            2 * ((big_a - 1) - (big_a + 1) * cw),
+            (big_a + 1) - (big_a - 1) * cw - sa,
+        ),
         w,
     )
     if not high_pass:
-        return np.abs(shelf)
+        return np.asarray(np.abs(shelf))
     # high-pass near 38 Hz
     q, fc = 0.5003270373253953, 38.13547087613982
     w0 = 2 * math.pi * fc / rate
     alpha, cw = math.sin(w0) / (2 * q), math.cos(w0)
-    high_pass = _biquad_response(((1 + cw) / 2, -(1 + cw), (1 + cw) / 2), (1 + alpha, -2 * cw, 1 - alpha), w)
-    return np.abs(shelf * high_pass)
+    rumble = _biquad_response(((1 + cw) / 2, -(1 + cw), (1 + cw) / 2), (1 + alpha, -2 * cw, 1 - alpha), w)
+    return np.asarray(np.abs(shelf * rumble))
 
 
 @functools.lru_cache(maxsize=8)
@@ -147,24 +154,24 @@ def true_peak(x: np.ndarray) -> float:
 def moving_min(x: np.ndarray, radius: int) -> np.ndarray:
     """Minimum over ``[i - radius, i + radius]`` for every i (van Herk/Gil-Werman, O(n))."""
     if radius <= 0 or len(x) == 0:
-        return x.copy()
+        return np.array(x, copy=True)
     w = 2 * radius + 1
     padded = np.concatenate((np.full(radius, np.inf), x, np.full(radius + w, np.inf)))
     blocks = padded[: (len(padded) // w) * w].reshape(-1, w)
     prefix = np.minimum.accumulate(blocks, axis=1).ravel()
     suffix = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
     i = np.arange(len(x))
-    return np.minimum(suffix[i], prefix[i + w - 1])
+    return np.asarray(np.minimum(suffix[i], prefix[i + w - 1]))
 
 
 def moving_mean(x: np.ndarray, radius: int) -> np.ndarray:
     """Mean over ``[i - radius, i + radius]``, edges padded with the edge values."""
     if radius <= 0 or len(x) == 0:
-        return x.copy()
+        return np.array(x, copy=True)
     padded = np.concatenate((np.full(radius, x[0]), x, np.full(radius, x[-1])))
     cs = np.concatenate(([0.0], np.cumsum(padded)))
     w = 2 * radius + 1
-    return (cs[w:] - cs[:-w]) / w
+    return np.asarray((cs[w:] - cs[:-w]) / w)
 
 
 def smooth_gain(required: np.ndarray, radius: int) -> np.ndarray:
@@ -242,7 +249,7 @@ def limit(x: np.ndarray, ceiling: float, rate: int) -> np.ndarray:
 
 def tone(seconds: float, rate: int, *, frequencies: tuple[float, ...], level_db: float) -> np.ndarray:
     """A soft bell-like tone: a few partials under a smooth attack and a long decay."""
-    n = int(round(seconds * rate))
+    n = round(seconds * rate)
     t = np.arange(n) / rate
     wave = sum(np.sin(2 * np.pi * f * t) / (i + 1) for i, f in enumerate(frequencies))
     attack = np.minimum(1.0, t / 0.015)

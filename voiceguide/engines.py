@@ -14,15 +14,16 @@ import hashlib
 import importlib.metadata
 import io
 import math
+import multiprocessing.connection
 import os
 import platform
+import signal
 import sys
 import tempfile
 import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-import multiprocessing.connection
 from typing import Any, Protocol
 
 from .errors import SpeechEngineError
@@ -144,9 +145,7 @@ class Pyttsx3Engine:
     def voices(self) -> list[VoiceInfo]:
         result = []
         for v in self._engine.getProperty("voices"):
-            langs = tuple(
-                x.decode(errors="replace") if isinstance(x, bytes) else str(x) for x in (v.languages or ())
-            )
+            langs = tuple(x.decode(errors="replace") if isinstance(x, bytes) else str(x) for x in (v.languages or ()))
             result.append(VoiceInfo(str(v.id), str(v.name or v.id), langs, v.gender))
         return result
 
@@ -174,6 +173,7 @@ def _quiet_stdout() -> Iterator[None]:
 
 def worker_main(conn: multiprocessing.connection.Connection, factory: EngineFactory, settings: VoiceSettings) -> None:
     """A worker process: make the engine here, then synthesize lines until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # the engine's own prints never reach the user's terminal
     try:
@@ -230,7 +230,7 @@ class ToneEngine:
         return [VoiceInfo("tone", "Tone", ("en",), None)]
 
     def synthesize(self, text: str) -> bytes:
-        n = int(round(self.seconds(text) * self.sample_rate))
+        n = round(self.seconds(text) * self.sample_rate)
         frequency = 220.0 + (sum(map(ord, text)) % 200)
         amplitude = 12000 * self.settings.volume
         step = 2 * math.pi * frequency / self.sample_rate

@@ -30,13 +30,19 @@ def atomic_path(path: Path) -> Iterator[Path]:
     On any exception (Ctrl-C included) the temporary file is removed and the target is untouched.
     """
     check_output_path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    except OSError as e:
+        raise OutputPathError(f"{path}: cannot write there ({e.strerror or e})") from e
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputPathError(f"{path}: cannot write there ({e.strerror or e})") from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

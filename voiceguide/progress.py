@@ -19,8 +19,12 @@ def progress_display() -> Iterator[Callable[[str, float, float], None]]:
         yield lambda stage, done, total: None
         return
     with Progress(
-        TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(), console=console, transient=True,
+        TextColumn("{task.description:<16}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         tasks: dict[str, TaskID] = {}
 

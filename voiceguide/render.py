@@ -35,8 +35,9 @@ class RenderResult:
     measured_lufs: float
 
 
-def compose_spoken(routine: Routine, catalog: Catalog, options: ComposeOptions, speech: Speech,
-                   progress: Progress | None = None) -> Timeline:
+def compose_spoken(
+    routine: Routine, catalog: Catalog, options: ComposeOptions, speech: Speech, progress: Progress | None = None
+) -> Timeline:
     """Compose with real speech lengths: estimate first to learn the lines, synthesize them all
     in parallel, then lay out again with the measured lengths (any new line is made on demand)."""
     draft = compose(routine, catalog, options)

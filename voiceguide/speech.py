@@ -68,13 +68,13 @@ def decode_audio(data: bytes) -> np.ndarray:
 
     configure_pydub()
     seg = AudioSegment.from_file(io.BytesIO(data)).set_channels(1).set_sample_width(2).set_frame_rate(SAMPLE_RATE)
-    return np.frombuffer(seg.raw_data, dtype="<i2").copy()
+    return np.frombuffer(seg.raw_data, dtype="<i2").copy()  # type: ignore[no-any-return]
 
 
 def _resample(pcm: np.ndarray, rate: int) -> np.ndarray:
     if rate == SAMPLE_RATE or len(pcm) == 0:
         return pcm.astype(np.int16, copy=False)
-    n = int(round(len(pcm) * SAMPLE_RATE / rate))
+    n = round(len(pcm) * SAMPLE_RATE / rate)
     x = np.linspace(0, len(pcm) - 1, n)
     return np.interp(x, np.arange(len(pcm)), pcm.astype(np.float64)).astype(np.int16)
 

@@ -13,8 +13,16 @@ from typing import Any, Literal
 CueKind = Literal["speech", "silence", "tone"]
 
 SPEECH_ROLES = (
-    "intro", "safety", "setup", "instruction", "breath", "count", "countdown",
-    "transition", "next-up", "outro",
+    "intro",
+    "safety",
+    "setup",
+    "instruction",
+    "breath",
+    "count",
+    "countdown",
+    "transition",
+    "next-up",
+    "outro",
 )
 SILENCE_ROLES = ("pause", "settle", "hold", "rest", "phase")
 TONE_ROLES = ("transition", "hold-start", "hold-end")
@@ -104,4 +112,3 @@ class Timeline:
             cues=tuple(Cue(**c) for c in data["cues"]),
             meta={k: v for k, v in data.items() if k not in known},
         )
-

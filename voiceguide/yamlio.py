@@ -46,7 +46,7 @@ class Document:
 
     def key_line(self, path: PathKey) -> int | None:
         """The line where the key at ``path`` is written (for unknown or misplaced keys)."""
-        return self.lines.get(("#key",) + path) or self.line(path)
+        return self.lines.get(("#key", *path)) or self.line(path)
 
 
 def _fail(file: str, line: int | None, message: str) -> CatalogError:
@@ -117,10 +117,10 @@ def _build(node: yaml.Node, path: PathKey, doc: Document) -> Any:
             if key in result:
                 raise _fail(doc.file, line, f"key '{key}' appears twice")
             doc.lines[("#key",) + path + (key,)] = line
-            result[key] = _build(value_node, path + (key,), doc)
+            result[key] = _build(value_node, (*path, key), doc)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, path + (i,), doc) for i, item in enumerate(node.value)]
+        return [_build(item, (*path, i), doc) for i, item in enumerate(node.value)]
     try:
         return _scalar_loader.construct_object(node)
     except yaml.constructor.ConstructorError as e:
