@@ -595,7 +595,10 @@ def resolve_routine(spec: str, catalog: Catalog) -> Routine:
     if len(ids) == 1 and ids[0] not in catalog.stretches:
         catalog.routine(ids[0])  # raises with suggestions across routines and stretches
     stretches = [catalog.stretch(i) for i in ids]
-    title = stretches[0].name if len(stretches) == 1 else ", ".join(s.name for s in stretches)
+    if len(stretches) <= 3:
+        title = " and ".join(s.name for s in stretches) if len(stretches) == 2 else ", ".join(s.name for s in stretches)
+    else:
+        title = f"{stretches[0].name} and {len(stretches) - 1} more stretches"
     return Routine(
         id="-".join(ids) if len(ids) <= 3 else f"{ids[0]}-and-{len(ids) - 1}-more",
         title=title,

@@ -141,6 +141,9 @@ class Pyttsx3Engine:
             self._engine.setProperty("voice", settings.voice)
         self._engine.setProperty("rate", settings.rate)
         self._engine.setProperty("volume", settings.volume)
+        # eSpeak NG's first synthesis after start-up comes back empty when the text is long
+        # (seen with ~200+ characters); one short throwaway line first avoids it.
+        self.synthesize("Ready.")
 
     def voices(self) -> list[VoiceInfo]:
         result = []

@@ -52,23 +52,33 @@ class Clip:
 
 
 def decode_audio(data: bytes) -> np.ndarray:
-    """Audio file bytes (WAV or anything ffmpeg reads, such as macOS's AIFF) -> mono int16 at 22,050 Hz."""
+    """Audio file bytes -> mono int16 at 22,050 Hz, by content: WAV here, AIFF (macOS) through pydub.
+
+    Anything else, or nothing at all, is an empty clip, which the caller treats as a failed synthesis.
+    """
     if data[:4] == b"RIFF":
-        with wave.open(io.BytesIO(data)) as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            frames = w.readframes(w.getnframes())
+        try:
+            with wave.open(io.BytesIO(data)) as w:
+                channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+                frames = w.readframes(w.getnframes())
+        except (wave.Error, EOFError):
+            return np.zeros(0, dtype=np.int16)
         if width == 2:
             pcm = np.frombuffer(frames, dtype="<i2")
             if channels > 1:
                 pcm = pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
             return _resample(pcm, rate)
-    from pydub import AudioSegment  # other containers (AIFF on macOS): let ffmpeg decode
+    if data[:4] in (b"RIFF", b"FORM"):
+        from pydub import AudioSegment
 
-    from .ffmpeg import configure_pydub
+        from .ffmpeg import configure_pydub
 
-    configure_pydub()
-    seg = AudioSegment.from_file(io.BytesIO(data)).set_channels(1).set_sample_width(2).set_frame_rate(SAMPLE_RATE)
-    return np.frombuffer(seg.raw_data, dtype="<i2").copy()  # type: ignore[no-any-return]
+        configure_pydub()
+        fmt, codec = ("wav", None) if data[:4] == b"RIFF" else ("aiff", "pcm_s16be")
+        segment = AudioSegment.from_file(io.BytesIO(data), format=fmt, codec=codec)
+        segment = segment.set_channels(1).set_sample_width(2).set_frame_rate(SAMPLE_RATE)
+        return np.frombuffer(segment.raw_data, dtype="<i2").copy()  # type: ignore[no-any-return]
+    return np.zeros(0, dtype=np.int16)
 
 
 def _resample(pcm: np.ndarray, rate: int) -> np.ndarray:

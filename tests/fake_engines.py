@@ -1,0 +1,53 @@
+"""Misbehaving engines for the speech layer's failure handling (importable by worker processes)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from voiceguide.engines import ToneEngine, VoiceInfo, VoiceSettings
+
+
+class EmptyEngine:
+    """Always returns nothing, like an engine that wrote no file."""
+
+    identity = "empty-1"
+
+    def __init__(self, settings: VoiceSettings) -> None:
+        self.settings = settings
+
+    def voices(self) -> list[VoiceInfo]:
+        return []
+
+    def synthesize(self, text: str) -> bytes:
+        return b""
+
+
+class HangingEngine(EmptyEngine):
+    """Never finishes a line."""
+
+    identity = "hang-1"
+
+    def synthesize(self, text: str) -> bytes:
+        time.sleep(3600)
+        return b""
+
+
+class FlakyEngine(ToneEngine):
+    """Fails the first time it is asked for each line (across processes, via marker files)."""
+
+    def synthesize(self, text: str) -> bytes:
+        marker = Path(os.environ["FLAKY_DIR"]) / hashlib.sha1(text.encode()).hexdigest()
+        if not marker.exists():
+            marker.write_text("failed once")
+            return b"RIFF-broken"
+        return super().synthesize(text)
+
+
+class BrokenStartEngine(EmptyEngine):
+    """Cannot start at all, like a missing speech library."""
+
+    def __init__(self, settings: VoiceSettings) -> None:
+        raise RuntimeError("libespeak-ng.so.1: cannot open shared object file")

@@ -1,0 +1,148 @@
+"""The speech layer: trimming, the clip cache, worker processes and their failure handling."""
+
+from __future__ import annotations
+
+import io
+import os
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.fake_engines import BrokenStartEngine, EmptyEngine, FlakyEngine, HangingEngine
+from voiceguide.engines import Pyttsx3Engine, ToneEngine, VoiceSettings
+from voiceguide.errors import SpeechEngineError
+from voiceguide.speech import (
+    SAMPLE_RATE,
+    Clip,
+    ClipCache,
+    Speech,
+    SynthesisPool,
+    clip_from_audio,
+    decode_audio,
+    trim,
+)
+
+
+def wav_bytes(samples: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def test_trim_cuts_silence_at_both_ends_only() -> None:
+    voice = (np.sin(np.arange(1000) / 5) * 8000).astype(np.int16)
+    gap = np.zeros(300, dtype=np.int16)
+    pcm = np.concatenate([np.zeros(500, np.int16), voice, gap, voice, np.zeros(700, np.int16)])
+    trimmed = trim(pcm)
+    assert len(trimmed) <= 2 * len(voice) + len(gap)
+    assert len(trimmed) >= 2 * len(voice) + len(gap) - 10  # the quiet middle stays
+    assert abs(int(trimmed[0])) > 0 or abs(int(trimmed[1])) > 0
+
+
+def test_decode_resamples_other_rates() -> None:
+    pcm = (np.sin(np.arange(44100) / 7) * 9000).astype(np.int16)
+    decoded = decode_audio(wav_bytes(pcm, 44100))
+    assert abs(len(decoded) - SAMPLE_RATE) <= 1
+
+
+@pytest.mark.parametrize("data", [b"", b"RIFF-not-really", b"garbage bytes"])
+def test_unreadable_audio_is_an_empty_clip(data: bytes) -> None:
+    assert len(clip_from_audio(data).pcm) == 0
+
+
+def test_cache_round_trip_and_key(tmp_path: Path) -> None:
+    cache = ClipCache(tmp_path)
+    settings = VoiceSettings(rate=140)
+    key = ClipCache.key("Hello.", settings, "tone-1")
+    assert key != ClipCache.key("Hello.", VoiceSettings(rate=150), "tone-1")
+    assert key != ClipCache.key("Hello.", settings, "tone-2")
+    assert key != ClipCache.key("Hello!", settings, "tone-1")
+    assert cache.get(key) is None
+    clip = Clip(np.arange(-100, 100, dtype=np.int16))
+    cache.put(key, clip)
+    again = cache.get(key)
+    assert again is not None and np.array_equal(again.pcm, clip.pcm)
+    assert not list(tmp_path.rglob("*.part"))
+    assert cache.info()["clips"] == 1
+    assert cache.clear() == 1 and cache.info()["clips"] == 0
+
+
+def test_speech_prepare_uses_workers_and_the_cache(tmp_path: Path) -> None:
+    texts = [f"Line number {i}." for i in range(12)]
+    with Speech(ToneEngine, VoiceSettings(), cache=ClipCache(tmp_path), jobs=2) as speech:
+        speech.prepare(texts)
+        assert speech.synthesized == 12
+        assert speech.length(texts[0]) == pytest.approx(ToneEngine.seconds(texts[0]), abs=0.001)
+    with Speech(ToneEngine, VoiceSettings(), cache=ClipCache(tmp_path), jobs=2) as speech:
+        speech.prepare(texts)
+        assert speech.synthesized == 0
+
+
+def test_a_failed_line_is_retried_in_a_fresh_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLAKY_DIR", str(tmp_path))
+    pool = SynthesisPool(FlakyEngine, VoiceSettings(), jobs=1)
+    try:
+        results = dict(pool.run(["One line.", "Another line."]))
+    finally:
+        pool.close()
+    assert set(results) == {"One line.", "Another line."}
+    assert all(len(c.pcm) > 0 for c in results.values())
+
+
+def test_an_engine_that_returns_nothing_fails_after_one_retry() -> None:
+    pool = SynthesisPool(EmptyEngine, VoiceSettings(), jobs=1)
+    with pytest.raises(SpeechEngineError, match="speech failed twice for 'Hello.': the engine produced an empty"):
+        list(pool.run(["Hello."]))
+    assert pool._workers == []
+
+
+def test_a_hanging_engine_is_killed_after_the_timeout() -> None:
+    pool = SynthesisPool(HangingEngine, VoiceSettings(), jobs=1, timeout_s=1.0)
+    with pytest.raises(SpeechEngineError, match="did not finish within 1 s"):
+        list(pool.run(["Hello."]))
+    assert pool._workers == []
+
+
+def test_an_engine_that_cannot_start_says_why() -> None:
+    pool = SynthesisPool(BrokenStartEngine, VoiceSettings(), jobs=1)
+    with pytest.raises(SpeechEngineError, match="libespeak-ng.so.1"):
+        list(pool.run(["Hello."]))
+
+
+@pytest.mark.engine
+def test_real_engine_first_line_may_be_long(capfd: pytest.CaptureFixture[str]) -> None:
+    """eSpeak NG returns nothing for a long first line after start-up unless the engine warms up."""
+    text = (
+        "Welcome to Cat-Cow, Kneeling Thoracic Rotation, Child's Pose, Knee-to-Chest, Knee Rolls, Figure Four, "
+        "Pelvic Tilt, Bridge, Sphinx, Cobra, Seated Side Bend, Side Neck Stretch, Shoulder Rolls."
+    )
+    with Speech(Pyttsx3Engine, VoiceSettings(), cache=None, jobs=1) as speech:
+        speech.prepare([text])
+        assert speech.length(text) > 5
+    assert "Audio saved" not in capfd.readouterr().out
+
+
+@pytest.mark.engine
+def test_real_engine_rate_changes_length() -> None:
+    text = "Breathe in slowly, and let your shoulders drop."
+    with Speech(Pyttsx3Engine, VoiceSettings(rate=100), cache=None, jobs=1) as slow:
+        slow_s = slow.length(text)
+    with Speech(Pyttsx3Engine, VoiceSettings(rate=220), cache=None, jobs=1) as fast:
+        fast_s = fast.length(text)
+    assert slow_s > fast_s * 1.5
+
+
+def test_bundled_espeak_data_path_is_short_enough() -> None:
+    from voiceguide.engines import ESPEAK_DATA_PATH_LIMIT, _short_data_path
+
+    long_path = "/" + "x" * 200
+    short = _short_data_path(long_path)
+    assert len(short.encode()) < ESPEAK_DATA_PATH_LIMIT
+    assert os.path.islink(short)
+    os.unlink(short)
