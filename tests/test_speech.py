@@ -52,8 +52,9 @@ def test_decode_resamples_other_rates() -> None:
 
 
 @pytest.mark.parametrize("data", [b"", b"RIFF-not-really", b"garbage bytes"])
-def test_unreadable_audio_is_an_empty_clip(data: bytes) -> None:
-    assert len(clip_from_audio(data).pcm) == 0
+def test_unreadable_audio_is_no_clip(data: bytes) -> None:
+    assert len(decode_audio(data)) == 0
+    assert clip_from_audio(data) is None
 
 
 def test_cache_round_trip_and_key(tmp_path: Path) -> None:
@@ -64,10 +65,15 @@ def test_cache_round_trip_and_key(tmp_path: Path) -> None:
     assert key != ClipCache.key("Hello.", settings, "tone-2")
     assert key != ClipCache.key("Hello!", settings, "tone-1")
     assert cache.get(key) is None
-    clip = Clip(np.arange(-100, 100, dtype=np.int16))
+    clip = Clip(np.arange(-100, 100, dtype=np.int16), np.array([0.5, 0.25], dtype=np.float32), 0.125)
     cache.put(key, clip)
     again = cache.get(key)
     assert again is not None and np.array_equal(again.pcm, clip.pcm)
+    assert np.array_equal(again.energy, clip.energy) and again.peak == clip.peak
+    # a torn file (as from a crash mid-write by an older version) is a miss, not garbage
+    next(tmp_path.rglob("*.clip")).write_bytes(b"VGC3" + bytes(20))
+    assert cache.get(key) is None
+    cache.put(key, clip)
     assert not list(tmp_path.rglob("*.part"))
     assert cache.info()["clips"] == 1
     assert cache.clear() == 1 and cache.info()["clips"] == 0

@@ -8,8 +8,10 @@ session's sound, consumes those chunks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
+import json
 import math
 import os
 import re
@@ -21,15 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dsp
-from .errors import AudioError, BadOptionError
+from . import dsp, level
+from .errors import BadOptionError
 from .ffmpeg import ffmpeg_path
+from .mp3 import encode_fast, encode_stream
 from .speech import SAMPLE_RATE, Clip
 from .timeline import Cue, Timeline
 
-LIMIT_CEILING_DBTP = -2.5
+LIMIT_CEILING_DBTP = -2.0
 """Where the limiter holds true peaks: under the -1 dBTP promise, leaving room for the MP3 encoder's overshoot."""
-LOW_PASS_HZ = 7500.0
 TONE_PEAK_DBFS = -18.0
 """Tones sit well under the voice (before the session's loudness gain)."""
 CHUNK_SAMPLES = SAMPLE_RATE
@@ -58,12 +60,30 @@ def parse_bitrate(value: str) -> int:
     return int(match[1])
 
 
-def _to_float(clip: Clip) -> np.ndarray:
-    return np.asarray(clip.pcm, dtype=np.float64) / 32768.0
+def encoder_gain_db(bitrate_kbps: int, cache_dir: Path | None = None) -> float:
+    """:func:`measure_encoder_gain_db`, remembered in ``cache_dir`` per ffmpeg build and bitrate."""
+    if cache_dir is None:
+        return measure_encoder_gain_db(bitrate_kbps)
+    exe = Path(ffmpeg_path())
+    stamp = f"{exe}:{exe.stat().st_size}:{exe.stat().st_mtime_ns}:{bitrate_kbps}"
+    store = cache_dir / "encoder-gain.json"
+    try:
+        known = json.loads(store.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict) or not isinstance(known.get(stamp), float):
+        known = known if isinstance(known, dict) else {}
+        known[stamp] = measure_encoder_gain_db(bitrate_kbps)
+        with contextlib.suppress(OSError):
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = store.with_suffix(f".{os.getpid()}.part")
+            tmp.write_text(json.dumps(known))
+            os.replace(tmp, store)
+    return float(known[stamp])
 
 
 @functools.lru_cache(maxsize=8)
-def encoder_gain_db(bitrate_kbps: int) -> float:
+def measure_encoder_gain_db(bitrate_kbps: int) -> float:
     """How much louder or quieter the MP3 encoder leaves a signal (libmp3lame takes ~0.45 dB off).
 
     Measured once per process on a test tone, so the loudness target holds for whatever ffmpeg
@@ -73,7 +93,7 @@ def encoder_gain_db(bitrate_kbps: int) -> float:
     tone_pcm = (0.5 * np.sin(2 * np.pi * 1000 / SAMPLE_RATE * n) * 32767).astype("<i2")
     with tempfile.TemporaryDirectory() as tmp:
         mp3 = Path(tmp) / "probe.mp3"
-        encode_mp3(iter([tone_pcm.tobytes()]), mp3, bitrate_kbps)
+        encode_stream(iter([tone_pcm.tobytes()]), mp3, bitrate_kbps, reservoir=False)
         decoded = subprocess.run(
             [ffmpeg_path(), "-v", "error", "-i", str(mp3), "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"],
             capture_output=True,
@@ -89,48 +109,48 @@ def encoder_gain_db(bitrate_kbps: int) -> float:
 
 
 class SessionAudio:
-    """The sound of one timeline, leveled to a loudness target, streamed as PCM chunks."""
+    """The sound of one timeline at the loudness target, streamed as PCM chunks.
+
+    Clips arrive leveled (each at the reference loudness, limited, with its energy per bin), so
+    the session's loudness is measured by laying those energies where the clips play, and a
+    single gain moves the whole to the target; only a clip whose peak that gain would push past
+    the ceiling is limited again.
+    """
 
     def __init__(
         self, timeline: Timeline, clip_for: Callable[[str], Clip], options: AudioOptions, encoder_gain: float = 0.0
     ) -> None:
         self.timeline = timeline
         self.options = options
-        reference = options.loudness_lufs - encoder_gain
-        sounds: dict[str, np.ndarray] = {}
-        for cue in timeline.cues:
-            if cue.kind == "speech" and cue.text is not None and cue.text not in sounds:
-                sounds[cue.text] = _level(_to_float(clip_for(cue.text)), reference)
-            elif cue.kind == "tone" and options.chimes and _tone_key(cue.role) not in sounds:
-                sounds[_tone_key(cue.role)] = dsp.tone(
-                    cue.duration_s, SAMPLE_RATE, frequencies=_TONES[cue.role], level_db=TONE_PEAK_DBFS
-                )
         self.total_samples = round(timeline.duration_s * SAMPLE_RATE)
-        self.measured_lufs = self._measure(sounds)
-        # Gain to the target, then limit; limiting takes a little loudness off, so measure the
-        # limited sounds once more and correct (the second limit barely moves anything).
+        clips: dict[str, Clip] = {}
+        for cue in timeline.cues:
+            if cue.kind == "speech" and cue.text is not None and cue.text not in clips:
+                clips[cue.text] = clip_for(cue.text)
+            elif cue.kind == "tone" and options.chimes and _tone_key(cue.role) not in clips:
+                clips[_tone_key(cue.role)] = _tone_clip(cue.role, cue.duration_s)
+        self.measured_lufs = self._measure(clips)
+        target = options.loudness_lufs - encoder_gain
+        gain = 10 ** ((target - self.measured_lufs) / 20) if math.isfinite(self.measured_lufs) else 1.0
         ceiling = 10 ** (LIMIT_CEILING_DBTP / 20)
-        limiters = {key: dsp.Limiter(x, SAMPLE_RATE) for key, x in sounds.items()}
-        gain, limited = 1.0, sounds
-        for _ in range(2):
-            measured = self._measure(limited)
-            if not math.isfinite(measured):
-                break
-            gain *= 10 ** ((reference - measured) / 20)
-            limited = {key: lim.apply(gain, ceiling) for key, lim in limiters.items()}
-        limited = {key: lim.apply(gain, ceiling, verify=True) for key, lim in limiters.items()}
-        self.output_lufs = self._measure(limited)
-        self.sounds = {key: np.round(x * 32767).astype("<i2") for key, x in limited.items()}
+        self.sounds: dict[str, np.ndarray] = {}
+        for key, clip in clips.items():
+            if clip.peak * gain <= ceiling:
+                scaled = np.round(clip.pcm.astype(np.float32) * np.float32(gain))
+                self.sounds[key] = np.clip(scaled, -32768, 32767).astype("<i2")
+            else:
+                self.sounds[key] = level.finish(clip.pcm.astype(np.float64) / 32768.0, ceiling, gain)[0]
+        self.gain_db = 20 * math.log10(gain)
 
     def sound_for(self, cue: Cue) -> np.ndarray | None:
-        """The leveled int16 samples a cue plays (a spoken line or a tone), or None for silence."""
+        """The int16 samples a cue plays (a spoken line or a tone), or None for silence."""
         if cue.kind == "speech" and cue.text is not None:
             return self.sounds[cue.text]
         if cue.kind == "tone" and self.options.chimes:
             return self.sounds[_tone_key(cue.role)]
         return None
 
-    def _placed(self) -> Iterator[tuple[int, str]]:
+    def placed(self) -> Iterator[tuple[int, str]]:
         """(start sample, sound key) of every cue that makes sound, in order."""
         for cue in self.timeline.cues:
             if cue.kind == "speech" and cue.text is not None:
@@ -138,32 +158,24 @@ class SessionAudio:
             elif cue.kind == "tone" and self.options.chimes:
                 yield round(cue.start_s * SAMPLE_RATE), _tone_key(cue.role)
 
-    def _measure(self, sounds: dict[str, np.ndarray]) -> float:
-        """Integrated loudness of the session, from each sound's K-weighted energy where it is placed."""
-        energy_sums = {
-            key: np.concatenate(([0.0], np.cumsum(dsp.k_weighted(x, SAMPLE_RATE) ** 2))) for key, x in sounds.items()
-        }
-        block, hop = int(dsp.BLOCK_S * SAMPLE_RATE), int(dsp.HOP_S * SAMPLE_RATE)
-        total = round(self.timeline.duration_s * SAMPLE_RATE)
-        n_blocks = max(1, (total - block) // hop + 1)
-        energy = np.zeros(n_blocks)
-        for start, key in self._placed():
-            cs = energy_sums[key]
-            end = start + len(cs) - 1
-            first = max(0, -(-(start - block + 1) // hop))
-            last = min(n_blocks - 1, (end - 1) // hop)
-            if last < first:
-                continue
-            b = np.arange(first, last + 1) * hop
-            lo = np.clip(b - start, 0, len(cs) - 1)
-            hi = np.clip(b + block - start, 0, len(cs) - 1)
-            energy[first : last + 1] += cs[hi] - cs[lo]
-        return dsp.integrated_loudness(energy / block)
+    def _measure(self, clips: dict[str, Clip]) -> float:
+        """Integrated loudness of the session from each clip's energy bins where it plays."""
+        longest = max((len(c.energy) for c in clips.values()), default=0)
+        bins = np.zeros(self.total_samples // level.ENERGY_BIN + longest + 2)
+        for start, key in self.placed():
+            energy = clips[key].energy
+            first = round(start / level.ENERGY_BIN)
+            bins[first : first + len(energy)] += energy
+        return level.session_loudness(bins)
 
     def chunks(self) -> Iterator[bytes]:
         """The session as little-endian int16 PCM, in pieces of about a second."""
+        return self.span_chunks(0, self.total_samples)
+
+    def span_chunks(self, begin: int, end: int) -> Iterator[bytes]:
+        """The samples from ``begin`` to ``end`` as PCM chunks (for encoding a part of the session)."""
         silence = bytes(2 * CHUNK_SAMPLES)
-        cursor = 0
+        cursor = begin
 
         def quiet(n: int) -> Iterator[bytes]:
             while n > 0:
@@ -171,92 +183,40 @@ class SessionAudio:
                 yield silence[: 2 * step]
                 n -= step
 
-        for start, key in self._placed():
+        for start, key in self.placed():
             pcm = self.sounds[key]
+            if start + len(pcm) <= cursor:
+                continue
+            if start >= end:
+                break
             if start > cursor:
                 yield from quiet(start - cursor)
                 cursor = start
-            skip = cursor - start  # a sample of rounding overlap at most
-            if skip < len(pcm):
-                piece = pcm[skip:]
-                yield piece.tobytes()
-                cursor += len(piece)
-        yield from quiet(self.total_samples - cursor)
+            piece = pcm[cursor - start : end - start]
+            yield piece.tobytes()
+            cursor += len(piece)
+        yield from quiet(end - cursor)
 
 
 def _tone_key(role: str) -> str:
     return f"\0tone:{role}"
 
 
-def _level(x: np.ndarray, reference_lufs: float) -> np.ndarray:
-    """Even out a clip: compress its loud moments, then bring it to the reference loudness."""
-    if len(x) == 0:
-        return x
-    # Band-limit first: the encoder drops the top octave anyway, and removing it here keeps the
-    # MP3's peaks and loudness where the limiter and the meter left them.
-    x = dsp.low_pass(x, LOW_PASS_HZ, SAMPLE_RATE)
-    current = dsp.loudness(x, SAMPLE_RATE)
-    if not math.isfinite(current):
-        return x
-    compressed = dsp.compress(x, SAMPLE_RATE, threshold_db=current - 4.0, ratio=3.0)
-    after = dsp.loudness(compressed, SAMPLE_RATE)
-    return np.asarray(compressed * 10 ** ((reference_lufs - after) / 20))
+@functools.lru_cache(maxsize=8)
+def _tone_clip(role: str, seconds: float) -> Clip:
+    x = dsp.tone(seconds, SAMPLE_RATE, frequencies=_TONES[role], level_db=TONE_PEAK_DBFS)
+    return Clip(*level.finish(x, 1.0))
 
 
 # --------------------------------------------------------------------------- MP3
 
 
-def encode_mp3(
-    chunks: Iterator[bytes], path: Path, bitrate_kbps: int, on_samples: Callable[[int], None] | None = None
+def encode_session(
+    session: SessionAudio, path: Path, bitrate_kbps: int, on_samples: Callable[[int], None] | None = None, jobs: int = 0
 ) -> None:
-    """Stream PCM chunks through ffmpeg's libmp3lame into ``path`` (mono, CBR)."""
-    cmd = [
-        ffmpeg_path(),
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "s16le",
-        "-ar",
-        str(SAMPLE_RATE),
-        "-ac",
-        "1",
-        "-i",
-        "pipe:0",
-        "-c:a",
-        "libmp3lame",
-        "-b:a",
-        f"{bitrate_kbps}k",
-        "-id3v2_version",
-        "0",
-        "-write_id3v1",
-        "0",
-        "-f",
-        "mp3",
-        str(path),
-    ]
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
-        assert proc.stdin is not None
-        try:
-            for chunk in chunks:
-                proc.stdin.write(chunk)
-                if on_samples:
-                    on_samples(len(chunk) // 2)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        code = proc.wait()
-        if code != 0:
-            errors.seek(0)
-            detail = errors.read().decode(errors="replace").strip().splitlines()
-            raise AudioError(f"ffmpeg failed to encode the MP3 ({detail[-1] if detail else f'exit {code}'})")
+    """Encode a session's audio to MP3 (see :mod:`voiceguide.mp3` for how silence is skipped)."""
+    spans = [(start, start + len(session.sounds[key])) for start, key in session.placed()]
+    encode_fast(session.span_chunks, spans, session.total_samples, path, bitrate_kbps, 0, on_samples)
 
 
 @dataclass(frozen=True)

@@ -134,21 +134,20 @@ def _polyphase(factor: int, half_taps: int = 8) -> np.ndarray:
     return np.array(rows)
 
 
-def oversample(x: np.ndarray, factor: int = 4) -> np.ndarray:
-    """Band-limited upsampling by a polyphase FIR, to see the peaks between samples (true peak)."""
+def peak_envelope(x: np.ndarray, factor: int = 4) -> np.ndarray:
+    """Per sample, the largest absolute value at that sample and the points between it and the
+    next, by polyphase windowed-sinc interpolation (the true-peak meter's view)."""
     n = len(x)
-    if n == 0:
-        return x
-    out = np.empty((n, factor))
-    for phase, h in enumerate(_polyphase(factor)):
+    env = np.abs(x)
+    for h in _polyphase(factor)[1:]:
         full = np.convolve(x, h[::-1])
-        out[:, phase] = full[len(h) // 2 : len(h) // 2 + n]
-    return out.ravel()
+        np.maximum(env, np.abs(full[len(h) // 2 : len(h) // 2 + n]), out=env)
+    return env
 
 
 def true_peak(x: np.ndarray) -> float:
     """Largest absolute value of ``x`` with 4x oversampling, linear."""
-    return float(np.abs(oversample(x)).max()) if len(x) else 0.0
+    return float(peak_envelope(x).max()) if len(x) else 0.0
 
 
 def moving_min(x: np.ndarray, radius: int) -> np.ndarray:
@@ -218,30 +217,35 @@ class Limiter:
     """A true-peak limiter for one sound, reusable at any gain.
 
     The oversampled peak envelope is computed once; peaks scale with gain, so trying several
-    gains costs no further FFTs until :meth:`apply` is asked to verify the result.
+    gains costs no further interpolation.
     """
 
     def __init__(self, x: np.ndarray, rate: int) -> None:
         self.x = x
         self.radius = max(1, int(0.004 * rate))
-        self.peaks = np.abs(oversample(x)).reshape(-1, 4).max(axis=1) if len(x) else x
+        self.peaks = peak_envelope(x) if len(x) else x
 
-    def apply(self, gain: float, ceiling: float, *, verify: bool = False) -> np.ndarray:
-        """``x * gain`` with its peaks held under ``ceiling`` (linear)."""
+    def apply(self, gain: float, ceiling: float) -> tuple[np.ndarray, float]:
+        """``x * gain`` with its true peak held under ``ceiling`` (linear), and that true peak.
+
+        The gain curve changes slowly against the sample rate, so the output's true peak is the
+        input's peak envelope times the gain at each sample; no second interpolation is needed.
+        """
         if len(self.x) == 0:
-            return self.x
+            return self.x, 0.0
         required = np.minimum(1.0, ceiling / np.maximum(self.peaks * gain, 1e-12))
-        y = self.x * (gain * smooth_gain(required, self.radius))
-        if verify:
-            peak = true_peak(y)
-            if peak > ceiling:
-                y *= ceiling / peak
-        return np.asarray(y)
+        curve = gain * smooth_gain(required, self.radius)
+        peak = float((self.peaks * curve).max())
+        y = self.x * curve
+        if peak > ceiling:
+            y *= ceiling / peak
+            peak = ceiling
+        return np.asarray(y), peak
 
 
 def limit(x: np.ndarray, ceiling: float, rate: int) -> np.ndarray:
     """Keep the true peak of ``x`` at or below ``ceiling`` (linear) with a smooth gain."""
-    return Limiter(x, rate).apply(1.0, ceiling, verify=True)
+    return Limiter(x, rate).apply(1.0, ceiling)[0]
 
 
 # --------------------------------------------------------------------------- tones

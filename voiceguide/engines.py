@@ -174,7 +174,12 @@ def _quiet_stdout() -> Iterator[None]:
 # --------------------------------------------------------------------------- worker processes
 
 
-def worker_main(conn: multiprocessing.connection.Connection, factory: EngineFactory, settings: VoiceSettings) -> None:
+def worker_main(
+    conn: multiprocessing.connection.Connection,
+    factory: EngineFactory,
+    settings: VoiceSettings,
+    finish: Callable[[bytes], Any] = bytes,
+) -> None:
     """A worker process: make the engine here, then synthesize lines until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -194,7 +199,7 @@ def worker_main(conn: multiprocessing.connection.Connection, factory: EngineFact
             return
         index, text = request
         try:
-            conn.send(("clip", index, engine.synthesize(text)))
+            conn.send(("clip", index, finish(engine.synthesize(text))))
         except Exception as e:
             conn.send(("failed", index, f"{type(e).__name__}: {e}"))
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio import AudioOptions, SessionAudio, Tags, encode_mp3, encoder_gain_db, write_tags
+from .audio import AudioOptions, SessionAudio, Tags, encode_session, encoder_gain_db, write_tags
 from .catalog import Catalog, Routine
 from .compose import ComposeOptions, compose
 from .export import to_srt, to_vtt
@@ -66,7 +66,8 @@ def render(
         if path is not None:
             check_output_path(path)
     timeline = compose_spoken(routine, catalog, compose_options or ComposeOptions(), speech, progress)
-    session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps))
+    cache_dir = speech.cache.root if speech.cache else None
+    session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps, cache_dir))
     total_s = timeline.duration_s
     done = 0
 
@@ -83,7 +84,7 @@ def render(
         comment=f"{routine.description} {len(timeline.chapters)} stretches: {names}.".strip(),
     )
     with atomic_path(output) as tmp:
-        encode_mp3(session.chunks(), tmp, audio_options.bitrate_kbps, on_samples)
+        encode_session(session, tmp, audio_options.bitrate_kbps, on_samples)
         write_tags(tmp, tags, timeline)
     if timeline_path is not None:
         write_text_atomic(timeline_path, timeline.to_json())

@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
+import struct
 import tempfile
 import time
 import wave
@@ -26,26 +27,39 @@ import numpy as np
 
 from .engines import EngineFactory, VoiceInfo, VoiceSettings, voices_of, worker_main
 from .errors import SpeechEngineError
+from .level import level_speech
 
 SAMPLE_RATE = 22050
 """Every clip and every session is mono 16-bit PCM at this rate (eSpeak NG's own)."""
 TRIM_THRESHOLD = 10 ** (-45 / 20)
 """Samples quieter than -45 dBFS at a clip's ends are trimmed away."""
-CLIP_FORMAT_VERSION = 2
+CLIP_FORMAT_VERSION = 3
 """Bumped whenever trimming or decoding changes, so old cache entries are not reused."""
 SILENT_PEAK = 200
+_MAGIC = b"VGC3"
+_HEADER = struct.Struct("<4sIIf")
 """A clip whose loudest sample is below this (of 32767) counts as silent: a failed synthesis."""
 
 
 @dataclass(frozen=True)
 class Clip:
-    """A spoken line as mono int16 PCM at :data:`SAMPLE_RATE`, trimmed of its own silence."""
+    """A spoken line, trimmed of its own silence and leveled (see :mod:`voiceguide.level`)."""
 
     pcm: np.ndarray
+    """Mono int16 samples at :data:`SAMPLE_RATE`."""
+    energy: np.ndarray
+    """K-weighted energy per :data:`voiceguide.level.ENERGY_BIN` samples, for loudness."""
+    peak: float
+    """True peak, as a fraction of full scale."""
 
     @property
     def seconds(self) -> float:
         return len(self.pcm) / SAMPLE_RATE
+
+    @classmethod
+    def from_raw(cls, raw: np.ndarray) -> Clip:
+        pcm, energy, peak = level_speech(raw)
+        return cls(pcm, energy, peak)
 
 
 # --------------------------------------------------------------------------- decoding and trimming
@@ -97,12 +111,17 @@ def trim(pcm: np.ndarray) -> np.ndarray:
     return pcm[loud[0] : loud[-1] + 1]
 
 
-def clip_from_audio(data: bytes) -> Clip:
-    return Clip(trim(decode_audio(data)))
+def is_silent(pcm: np.ndarray) -> bool:
+    return len(pcm) == 0 or int(np.abs(pcm.astype(np.int32)).max()) < SILENT_PEAK
 
 
-def is_silent(clip: Clip) -> bool:
-    return len(clip.pcm) == 0 or int(np.abs(clip.pcm.astype(np.int32)).max()) < SILENT_PEAK
+def clip_from_audio(data: bytes) -> Clip | None:
+    """Engine output -> a trimmed, leveled clip; None where it holds no voice (a failed synthesis).
+
+    Runs in the worker process that made the audio, so leveling is spread over all cores.
+    """
+    raw = trim(decode_audio(data))
+    return None if is_silent(raw) else Clip.from_raw(raw)
 
 
 # --------------------------------------------------------------------------- cache
@@ -137,14 +156,22 @@ class ClipCache:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.pcm"
+        return self.root / key[:2] / f"{key}.clip"
 
     def get(self, key: str) -> Clip | None:
         try:
             data = self._path(key).read_bytes()
         except OSError:
             return None
-        return Clip(np.frombuffer(data, dtype="<i2"))
+        if len(data) < _HEADER.size or data[:4] != _MAGIC:
+            return None
+        _, samples, bins, peak = _HEADER.unpack_from(data)
+        body = _HEADER.size
+        if len(data) != body + 2 * samples + 4 * bins:
+            return None  # a torn or foreign file: synthesize again
+        pcm = np.frombuffer(data, dtype="<i2", count=samples, offset=body)
+        energy = np.frombuffer(data, dtype="<f4", count=bins, offset=body + 2 * samples)
+        return Clip(pcm, energy, peak)
 
     def put(self, key: str, clip: Clip) -> None:
         path = self._path(key)
@@ -152,14 +179,16 @@ class ClipCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
             with os.fdopen(fd, "wb") as f:
+                f.write(_HEADER.pack(_MAGIC, len(clip.pcm), len(clip.energy), clip.peak))
                 f.write(clip.pcm.astype("<i2").tobytes())
+                f.write(clip.energy.astype("<f4").tobytes())
             os.replace(tmp, path)
         except OSError:
             with contextlib.suppress(OSError, UnboundLocalError):
                 os.unlink(tmp)
 
     def info(self) -> dict[str, Any]:
-        files = list(self.root.glob("*/*.pcm")) if self.root.is_dir() else []
+        files = list(self.root.glob("*/*.clip")) if self.root.is_dir() else []
         size = sum(f.stat().st_size for f in files)
         return {"path": str(self.root), "clips": len(files), "bytes": size}
 
@@ -197,7 +226,9 @@ class SynthesisPool:
     def _spawn(self) -> _Worker:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        process = ctx.Process(target=worker_main, args=(child, self.factory, self.settings), daemon=True)
+        process = ctx.Process(
+            target=worker_main, args=(child, self.factory, self.settings, clip_from_audio), daemon=True
+        )
         process.start()
         child.close()
         if not parent.poll(self.timeout_s):
@@ -258,8 +289,8 @@ class SynthesisPool:
                     except EOFError:
                         message = ("failed", index, "the speech worker exited")
                     if message[0] == "clip":
-                        clip = clip_from_audio(message[2])
-                        if not is_silent(clip):
+                        clip = message[2]
+                        if clip is not None:
                             w.job = None
                             pending -= 1
                             yield text, clip

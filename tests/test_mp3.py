@@ -1,0 +1,125 @@
+"""The fast MP3 path: silent frames for gaps, parts encoded in parallel, joined to the sample."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voiceguide.ffmpeg import ffmpeg_path
+from voiceguide.mp3 import (
+    DELAY,
+    FRAME,
+    MARGIN,
+    crc16,
+    crc16_combine,
+    crc16_of_run,
+    encode_fast,
+    encode_stream,
+    frame_crcs,
+    plan_cuts,
+    read_tag,
+    split_frames,
+)
+
+pytestmark = pytest.mark.ffmpeg
+RATE = 22050
+
+
+def synthetic_session(seed: int = 1) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Bursts of noisy tone separated by gaps of many lengths, as a session has."""
+    rng = np.random.default_rng(seed)
+    pieces, spans, cursor = [], [], 0
+    for _ in range(40):
+        gap = int(rng.choice([200, 3000, 9000, 30000, 90000]))
+        burst = int(rng.integers(2000, 30000))
+        t = np.arange(burst)
+        sound = (np.sin(2 * np.pi * rng.uniform(200, 900) * t / RATE) * 8000 + rng.normal(0, 500, burst))
+        pieces += [np.zeros(gap), sound]
+        spans.append((cursor + gap, cursor + gap + burst))
+        cursor += gap + burst
+    pieces.append(np.zeros(12345))
+    return np.concatenate(pieces).astype("<i2"), spans
+
+
+def chunker(pcm: np.ndarray):  # type: ignore[no-untyped-def]
+    def span_chunks(a: int, b: int) -> Iterator[bytes]:
+        for i in range(a, b, RATE):
+            yield pcm[i : min(b, i + RATE)].tobytes()
+
+    return span_chunks
+
+
+def decode(path: Path) -> np.ndarray:
+    out = subprocess.run([ffmpeg_path(), "-v", "error", "-i", str(path), "-f", "s16le", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(out, dtype="<i2").astype(np.float64)
+
+
+def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
+    error = decoded - reference
+    return float(10 * np.log10((reference**2).sum() / (error**2).sum()))
+
+
+def test_cuts_fall_on_frame_boundaries_inside_gaps() -> None:
+    pcm, spans = synthetic_session()
+    cuts = plan_cuts(spans, len(pcm))
+    assert len(cuts) > 10
+    removed = 0
+    for cut in cuts:
+        assert (cut.at + DELAY) % FRAME == 0
+        assert cut.at == cut.source - removed
+        end = cut.source + cut.frames * FRAME
+        # the removed run and a margin on each side are silence
+        assert not np.any(pcm[cut.source - MARGIN : end + MARGIN])
+        removed += cut.frames * FRAME
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_fast_encoding_decodes_like_the_plain_encoder(tmp_path: Path, jobs: int) -> None:
+    pcm, spans = synthetic_session()
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "fast.mp3", 64, jobs)
+    encode_stream(iter([pcm.tobytes()]), tmp_path / "plain.mp3", 64)
+    fast, plain = decode(tmp_path / "fast.mp3"), decode(tmp_path / "plain.mp3")
+    reference = pcm.astype(np.float64)
+    assert len(fast) == len(pcm) == len(plain)
+    assert snr_db(reference, fast) > snr_db(reference, plain) - 1.0
+    assert snr_db(reference, fast) > 15
+    # the long gaps decode to true silence
+    for a, b in zip(spans, spans[1:]):
+        if b[0] - a[1] > 4 * MARGIN:
+            assert np.abs(fast[a[1] + MARGIN : b[0] - MARGIN]).max() < 2
+
+
+def test_the_rewritten_tag_describes_the_whole_file(tmp_path: Path) -> None:
+    pcm, spans = synthetic_session(2)
+    path = tmp_path / "fast.mp3"
+    encode_fast(chunker(pcm), spans, len(pcm), path, 64, 2)
+    frames = split_frames(path.read_bytes())
+    tag = read_tag(frames[0])
+    assert tag is not None
+    assert tag.frames == len(frames) - 1
+    assert tag.audio_crc == crc16(b"".join(frames[1:]))
+    info = bytearray(frames[0])
+    stored = int.from_bytes(info[13 + 154 : 13 + 156], "big")
+    info[13 + 154 : 13 + 156] = b"\0\0"
+    assert stored == crc16(bytes(info[:190]))
+    size = int.from_bytes(info[13 + 12 : 13 + 16], "big")
+    assert size == path.stat().st_size
+
+
+def test_a_session_without_gaps_is_encoded_plainly(tmp_path: Path) -> None:
+    pcm = (np.sin(np.arange(RATE * 3) / 9) * 9000).astype("<i2")
+    encode_fast(chunker(pcm), [(0, len(pcm))], len(pcm), tmp_path / "x.mp3", 64, 2)
+    assert len(decode(tmp_path / "x.mp3")) == len(pcm)
+
+
+def test_crc_helpers_agree_with_the_plain_computation() -> None:
+    a, b, z = os.urandom(1000), os.urandom(333), os.urandom(209)
+    assert crc16_combine(crc16(a), crc16(b), len(b)) == crc16(a + b)
+    assert crc16_of_run([(a, 1), (z, 7), (b, 1)]) == crc16(a + z * 7 + b)
+    assert frame_crcs([a, b, z, b]) == [crc16(a), crc16(b), crc16(z), crc16(b)]

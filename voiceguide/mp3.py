@@ -1,0 +1,493 @@
+"""Fast MP3 encoding of a session: silence is never encoded, and parts encode in parallel.
+
+A guided session is about half silence (holds, breath phases). Encoding those seconds costs as
+much as encoding speech, so the encoder is fed the session with each long gap cut short, and
+ready-made silent MP3 frames are put back where the gaps were. The bit reservoir is turned off
+so every frame stands alone and frames can be inserted between any two. The shortened stream
+is also split at some of those gaps into parts that separate ffmpeg processes encode at once.
+
+The joins are exact to the sample. libmp3lame starts every stream with 1105 samples of delay
+and ends it with padding, which the Info/LAME tag of the first frame tells decoders to drop.
+Every cut lies where ``position + 1105`` is a multiple of 576 (a frame boundary of the decoded
+stream), each later part starts 1105 samples into its silence (its own delay fills them) and each
+earlier part stops 576 samples before its end (its padding fills them). The tag of the first part
+is then rewritten for the whole file. Each part's frame count is checked against this; if an
+encoder behaves otherwise, the session is encoded the plain way instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AudioError
+from .ffmpeg import ffmpeg_path
+
+FRAME = 576
+"""Samples per MPEG-2 layer III frame (22,050 Hz)."""
+DELAY = 1105
+"""libmp3lame's encoder delay: 576 samples plus the decoder's 529."""
+MARGIN = 4 * FRAME
+"""Silence kept on each side of a cut, so the frames around it hear only silence."""
+MIN_CUT_FRAMES = 4
+SAMPLE_RATE = 22050
+_INFO_SIZE = 156
+"""Bytes of the Info tag from its 'Info' word to its CRC (what ffmpeg writes)."""
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A run of silence left out of the encoded stream and put back as silent frames."""
+
+    at: int
+    """Where it goes, in samples of the shortened stream (a decoded frame boundary)."""
+    source: int
+    """Where the run starts in the session."""
+    frames: int
+
+
+def plan_cuts(sounds: Iterable[tuple[int, int]], total: int) -> list[Cut]:
+    """Cuts for every gap between sounds long enough to be worth one.
+
+    ``sounds`` are (start, end) sample spans of everything audible, in order.
+    """
+    cuts: list[Cut] = []
+    removed = 0
+    cursor = 0
+    for start, end in [*sounds, (total, total)]:
+        gap_start, gap_end = cursor, start
+        cursor = max(cursor, end)
+        first = gap_start + MARGIN if gap_start > 0 else MARGIN
+        # the first sample position p >= first whose place in the shortened stream is a frame boundary
+        p = first + (-(first - removed + DELAY)) % FRAME
+        frames = (gap_end - MARGIN - p) // FRAME
+        if frames >= MIN_CUT_FRAMES:
+            cuts.append(Cut(p - removed, p, frames))
+            removed += frames * FRAME
+    return cuts
+
+
+def kept_ranges(cuts: list[Cut], total: int) -> list[tuple[int, int]]:
+    """The spans of the session the shortened stream is made of."""
+    ranges, cursor = [], 0
+    for cut in cuts:
+        ranges.append((cursor, cut.source))
+        cursor = cut.source + cut.frames * FRAME
+    ranges.append((cursor, total))
+    return ranges
+
+
+def shortened_span(ranges: list[tuple[int, int]], begin: int, end: int) -> Iterator[tuple[int, int]]:
+    """Session spans that make up ``[begin, end)`` of the shortened stream."""
+    offset = 0
+    for a, b in ranges:
+        length = b - a
+        lo, hi = max(begin, offset), min(end, offset + length)
+        if lo < hi:
+            yield a + lo - offset, a + hi - offset
+        offset += length
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def frame_size(header: bytes) -> int:
+    """Length of the MPEG audio layer III frame that starts with this 4-byte header, or 0."""
+    if len(header) < 4 or header[0] != 0xFF or (header[1] & 0xE0) != 0xE0:
+        return 0
+    version = (header[1] >> 3) & 3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+    layer = (header[1] >> 1) & 3
+    bitrate_index, rate_index, padding = header[2] >> 4, (header[2] >> 2) & 3, (header[2] >> 1) & 1
+    if layer != 1 or version == 1 or bitrate_index in (0, 15) or rate_index == 3:
+        return 0
+    rates = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}[version]
+    if version == 3:
+        kbps = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)[bitrate_index]
+        return 144 * kbps * 1000 // rates[rate_index] + padding
+    kbps = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)[bitrate_index]
+    return 72 * kbps * 1000 // rates[rate_index] + padding
+
+
+def split_frames(data: bytes) -> list[bytes]:
+    frames, pos = [], 0
+    while pos < len(data):
+        size = frame_size(data[pos : pos + 4])
+        if size == 0 or pos + size > len(data):
+            raise ValueError(f"not an MP3 frame at byte {pos}")
+        frames.append(data[pos : pos + size])
+        pos += size
+    return frames
+
+
+def _side_info_offset(frame: bytes) -> int:
+    return 4 if frame[1] & 1 else 6  # protection bit set: no CRC
+
+
+def _info_offset(frame: bytes) -> int:
+    version, mono = (frame[1] >> 3) & 3, (frame[3] >> 6) == 3
+    side = (17 if mono else 32) if version == 3 else (9 if mono else 17)
+    return 4 + side
+
+
+def stands_alone(frame: bytes) -> bool:
+    """True if the frame borrows no bits from the frames before it (main_data_begin is 0)."""
+    offset = _side_info_offset(frame)
+    mpeg1 = (frame[1] >> 3) & 3 == 3
+    return frame[offset] == 0 and (not mpeg1 or frame[offset + 1] & 0x80 == 0)
+
+
+@dataclass(frozen=True)
+class Tag:
+    """What the Info/LAME tag of an encoded part says."""
+
+    frames: int
+    delay: int
+    padding: int
+    audio_crc: int
+
+
+def read_tag(info_frame: bytes) -> Tag | None:
+    at = _info_offset(info_frame)
+    if info_frame[at : at + 4] not in (b"Info", b"Xing") or info_frame[at + 7] & 15 != 15:
+        return None
+    frames = int.from_bytes(info_frame[at + 8 : at + 12], "big")
+    delay_padding = int.from_bytes(info_frame[at + 141 : at + 144], "big")
+    crc = int.from_bytes(info_frame[at + _INFO_SIZE - 4 : at + _INFO_SIZE - 2], "big")
+    return Tag(frames, delay_padding >> 12, delay_padding & 0xFFF, crc)
+
+
+def write_tag(info_frame: bytes, frames: list[bytes], padding: int, audio_crc: int) -> bytes:
+    """The first part's Info frame, rewritten for the whole file."""
+    out = bytearray(info_frame)
+    at = _info_offset(out)
+    audio_size = sum(len(f) for f in frames)
+    size = len(out) + audio_size
+    out[at + 8 : at + 12] = len(frames).to_bytes(4, "big")
+    out[at + 12 : at + 16] = size.to_bytes(4, "big")
+    # table of contents: the byte position, out of 256, at each percent of the duration
+    positions, pos = [], len(out)
+    for f in frames:
+        positions.append(pos)
+        pos += len(f)
+    for i in range(1, 100):
+        out[at + 16 + i] = min(255, 256 * positions[i * len(frames) // 100] // size)
+    delay = int.from_bytes(out[at + 141 : at + 144], "big") >> 12
+    out[at + 141 : at + 144] = ((delay << 12) | padding).to_bytes(3, "big")
+    out[at + _INFO_SIZE - 8 : at + _INFO_SIZE - 4] = audio_size.to_bytes(4, "big")
+    out[at + _INFO_SIZE - 4 : at + _INFO_SIZE - 2] = audio_crc.to_bytes(2, "big")
+    out[at + _INFO_SIZE - 2 : at + _INFO_SIZE] = b"\0\0"  # the tag's CRC covers its own field as zero
+    out[at + _INFO_SIZE - 2 : at + _INFO_SIZE] = crc16(bytes(out[:190])).to_bytes(2, "big")
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------- CRC-16 (ARC), as the tag uses
+# The tag carries a CRC of all audio frames. The file is assembled from parts and silent frames,
+# so the CRC is assembled too: per-frame CRCs (computed for all frames at once with numpy) are
+# folded together with the linear map that "appending n zero bytes" is on a 16-bit register.
+
+
+@functools.lru_cache(maxsize=1)
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xA001 if crc & 1 else 0)
+        table.append(crc)
+    return tuple(table)
+
+
+def crc16(data: bytes, crc: int = 0) -> int:
+    table = _crc_table()
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    return crc
+
+
+def frame_crcs(frames: list[bytes]) -> list[int]:
+    """CRC-16 of each frame, computed column by column over all frames of a length at once."""
+    import numpy as np
+
+    table = np.array(_crc_table(), dtype=np.uint32)
+    result = [0] * len(frames)
+    by_length: dict[int, list[int]] = {}
+    for i, f in enumerate(frames):
+        by_length.setdefault(len(f), []).append(i)
+    for length, indices in by_length.items():
+        data = np.frombuffer(b"".join(frames[i] for i in indices), dtype=np.uint8).reshape(-1, length)
+        crc = np.zeros(len(indices), dtype=np.uint32)
+        for j in range(length):
+            crc = (crc >> 8) ^ table[(crc ^ data[:, j]) & 0xFF]
+        for i, value in zip(indices, crc.tolist()):
+            result[i] = value
+    return result
+
+
+def _apply(columns: tuple[int, ...], vector: int) -> int:
+    out, i = 0, 0
+    while vector:
+        if vector & 1:
+            out ^= columns[i]
+        vector >>= 1
+        i += 1
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _zero_byte_powers() -> tuple[tuple[int, ...], ...]:
+    """The maps for appending 1, 2, 4, ... 2**40 zero bytes (each a tuple of 16 columns)."""
+    bit = tuple([0xA001] + [1 << i for i in range(15)])
+    byte = bit
+    for _ in range(3):
+        byte = tuple(_apply(byte, c) for c in byte)
+    powers = [byte]
+    for _ in range(40):
+        last = powers[-1]
+        powers.append(tuple(_apply(last, c) for c in last))
+    return tuple(powers)
+
+
+@functools.lru_cache(maxsize=64)
+def _shift_tables(length: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Lookup tables (low byte, high byte) for appending ``length`` zero bytes."""
+    return tuple(_shift(v, length) for v in range(256)), tuple(_shift(v << 8, length) for v in range(256))
+
+
+def _shift(crc: int, length: int) -> int:
+    for power in _zero_byte_powers():
+        if not length:
+            break
+        if length & 1:
+            crc = _apply(power, crc)
+        length >>= 1
+    return crc
+
+
+def crc16_combine(crc_a: int, crc_b: int, length_b: int) -> int:
+    """CRC of A followed by B from the CRCs of each and B's length (as zlib's crc32_combine)."""
+    return _shift(crc_a, length_b) ^ crc_b
+
+
+def crc16_of_run(pieces: list[tuple[bytes, int]]) -> int:
+    """CRC of frames given as (frame, times repeated), in order."""
+    crc = 0
+    singles = [frame for frame, times in pieces if times == 1]
+    crcs = iter(frame_crcs(singles))
+    for frame, times in pieces:
+        if times == 1:
+            low, high = _shift_tables(len(frame))
+            crc = low[crc & 0xFF] ^ high[crc >> 8] ^ next(crcs)
+        else:
+            crc = _repeat_crc(crc, crc16(frame), len(frame), times)
+    return crc
+
+
+def _repeat_crc(crc: int, unit_crc: int, unit_length: int, times: int) -> int:
+    """CRC after appending ``times`` copies of a unit, by doubling."""
+    block_crc, block_length = unit_crc, unit_length
+    while times:
+        if times & 1:
+            crc = crc16_combine(crc, block_crc, block_length)
+        block_crc = crc16_combine(block_crc, block_crc, block_length)
+        block_length *= 2
+        times >>= 1
+    return crc
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def encode_stream(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, reservoir: bool = True) -> None:
+    """Stream PCM chunks through ffmpeg's libmp3lame into ``path`` (mono, CBR, with an Info tag)."""
+    cmd = [
+        ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+        "-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-reservoir", "1" if reservoir else "0",
+        "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "1", "-f", "mp3", str(path),
+    ]  # fmt: skip
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        assert proc.stdin is not None
+        try:
+            for chunk in chunks:
+                proc.stdin.write(chunk)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        code = proc.wait()
+        if code != 0:
+            errors.seek(0)
+            detail = errors.read().decode(errors="replace").strip().splitlines()
+            raise AudioError(f"ffmpeg failed to encode the MP3 ({detail[-1] if detail else f'exit {code}'})")
+
+
+@functools.lru_cache(maxsize=8)
+def silent_frame(bitrate_kbps: int) -> bytes:
+    """One MP3 frame of digital silence that borrows nothing from the frames before it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "silence.mp3"
+        encode_stream(iter([bytes(2 * FRAME * 16)]), path, bitrate_kbps, reservoir=False)
+        frames = split_frames(path.read_bytes())
+    for frame in frames[4:-4]:
+        if stands_alone(frame):
+            return frame
+    raise AudioError("ffmpeg did not produce a usable silent MP3 frame")
+
+
+class EncodingMismatch(Exception):
+    """The encoder did not produce the frame counts the sample-exact joins rely on."""
+
+
+@dataclass(frozen=True)
+class Part:
+    begin: int
+    end: int
+    first: bool
+    last: bool
+
+    @property
+    def input_span(self) -> tuple[int, int]:
+        """Samples of the shortened stream this part's encoder is given."""
+        return (self.begin if self.first else self.begin + DELAY, self.end if self.last else self.end - FRAME)
+
+
+def plan_parts(cuts: list[Cut], length: int, jobs: int) -> list[Part]:
+    """Split the shortened stream at cuts into about ``jobs`` parts of similar length."""
+    bounds = [0]
+    if jobs > 1 and cuts:
+        for k in range(1, jobs):
+            goal = length * k // jobs
+            best = min(cuts, key=lambda c: abs(c.at - goal))
+            if bounds[-1] < best.at and abs(best.at - goal) < length // (2 * jobs):
+                bounds.append(best.at)
+    bounds.append(length)
+    return [Part(a, b, i == 0, i == len(bounds) - 2) for i, (a, b) in enumerate(itertools.pairwise(bounds))]
+
+
+def encode_fast(
+    span_chunks: Callable[[int, int], Iterator[bytes]],
+    sounds: list[tuple[int, int]],
+    total: int,
+    path: Path,
+    bitrate_kbps: int,
+    jobs: int = 0,
+    on_samples: Callable[[int], None] | None = None,
+) -> None:
+    """Encode the session into ``path``: gaps as silent frames, parts in parallel.
+
+    ``span_chunks(a, b)`` yields the session's PCM from sample a to b. Falls back to one plain
+    encoder pass if the encoder does not behave as the joins need.
+    """
+    cuts = plan_cuts(sounds, total)
+    try:
+        if not cuts:
+            raise EncodingMismatch("nothing to cut")
+        _encode_parts(span_chunks, cuts, total, path, bitrate_kbps, jobs or (os.cpu_count() or 1), on_samples)
+    except EncodingMismatch:
+        encode_stream(_counting(span_chunks(0, total), on_samples), path, bitrate_kbps, reservoir=True)
+
+
+def _counting(chunks: Iterator[bytes], on_samples: Callable[[int], None] | None) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        if on_samples:
+            on_samples(len(chunk) // 2)
+
+
+def _encode_parts(
+    span_chunks: Callable[[int, int], Iterator[bytes]],
+    cuts: list[Cut],
+    total: int,
+    path: Path,
+    bitrate_kbps: int,
+    jobs: int,
+    on_samples: Callable[[int], None] | None,
+) -> None:
+    ranges = kept_ranges(cuts, total)
+    length = sum(b - a for a, b in ranges)
+    parts = plan_parts(cuts, length, jobs)
+    lock = threading.Lock()
+
+    def counted(n: int) -> None:
+        if on_samples:
+            with lock:
+                on_samples(n)
+
+    def chunks(part: Part) -> Iterator[bytes]:
+        a, b = part.input_span
+        for lo, hi in shortened_span(ranges, a, b):
+            for chunk in span_chunks(lo, hi):
+                yield chunk
+                counted(len(chunk) // 2)
+
+    silence = silent_frame(bitrate_kbps)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        outputs = [Path(tmp) / f"part{i}.mp3" for i in range(len(parts))]
+        failures: list[BaseException] = []
+
+        def run(i: int) -> None:
+            try:
+                encode_stream(chunks(parts[i]), outputs[i], bitrate_kbps, reservoir=False)
+            except BaseException as e:  # reported on the main thread
+                failures.append(e)
+
+        threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(parts))]
+        for t in threads:
+            t.start()
+        run(0)
+        for t in threads:
+            t.join()
+        if failures:
+            raise failures[0]
+        _join(parts, outputs, cuts, silence, path)
+    counted(total - length)  # the silence put back counts as encoded, for progress
+
+
+def _join(parts: list[Part], outputs: list[Path], cuts: list[Cut], silence: bytes, path: Path) -> None:
+    info: bytes | None = None
+    pieces: list[tuple[bytes, int]] = []
+    padding = 0
+    pending = iter(cuts)
+    cut = next(pending, None)
+    for part, output in zip(parts, outputs):
+        all_frames = split_frames(output.read_bytes())
+        tag = read_tag(all_frames[0])
+        if tag is None:
+            raise EncodingMismatch("no Info tag")
+        audio = all_frames[1:]
+        a, b = part.input_span
+        if len(audio) != tag.frames or (not part.last and len(audio) * FRAME != (b - a) + DELAY + FRAME):
+            raise EncodingMismatch("unexpected frame count")
+        if part.first:
+            info = all_frames[0]
+        # decoded frame j of a part starts at shortened-stream sample origin + j * 576
+        origin = -DELAY if part.first else part.begin
+        start = 0
+        while cut is not None and cut.at <= part.end:
+            j = (cut.at - origin) // FRAME
+            if (cut.at - origin) % FRAME or not 0 <= j <= len(audio):
+                raise EncodingMismatch("cut off a frame boundary")
+            if j < len(audio) and not stands_alone(audio[j]):
+                raise EncodingMismatch("frame borrows from the reservoir")
+            pieces += [(frame, 1) for frame in audio[start:j]]
+            pieces.append((silence, cut.frames))
+            start = j
+            cut = next(pending, None)
+        pieces += [(frame, 1) for frame in audio[start:]]
+        padding = tag.padding
+    assert info is not None
+    frames = [frame for frame, times in pieces for _ in range(times)]
+    with open(path, "wb") as f:
+        f.write(write_tag(info, frames, padding, crc16_of_run(pieces)))
+        f.write(b"".join(frames))
