@@ -103,21 +103,21 @@ def test_a_failed_line_is_retried_in_a_fresh_worker(tmp_path: Path, monkeypatch:
 
 def test_an_engine_that_returns_nothing_fails_after_one_retry() -> None:
     pool = SynthesisPool(EmptyEngine, VoiceSettings(), jobs=1)
-    with pytest.raises(SpeechEngineError, match="speech failed twice for 'Hello.': the engine produced an empty"):
+    with pytest.raises(SpeechEngineError, match=r"speech failed twice for 'Hello\.': the engine produced an empty"):
         list(pool.run(["Hello."]))
     assert pool._workers == []
 
 
 def test_a_hanging_engine_is_killed_after_the_timeout() -> None:
     pool = SynthesisPool(HangingEngine, VoiceSettings(), jobs=1, timeout_s=1.0)
-    with pytest.raises(SpeechEngineError, match="did not finish within 1 s"):
+    with pytest.raises(SpeechEngineError, match=r"did not finish within 1 s"):
         list(pool.run(["Hello."]))
     assert pool._workers == []
 
 
 def test_an_engine_that_cannot_start_says_why() -> None:
     pool = SynthesisPool(BrokenStartEngine, VoiceSettings(), jobs=1)
-    with pytest.raises(SpeechEngineError, match="libespeak-ng.so.1"):
+    with pytest.raises(SpeechEngineError, match=r"libespeak-ng\.so\.1"):
         list(pool.run(["Hello."]))
 
 
