@@ -5,22 +5,23 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
-from .audio import AudioOptions, parse_bitrate
 from .catalog import Catalog, check_files, load_catalog, resolve_routine
 from .compose import ComposeOptions, compose, parse_breath
 from .engines import DEFAULT_RATE_WPM, VoiceSettings, engine_factory
 from .errors import CatalogError, UnknownIdError
 from .export import FORMATS, render_text
 from .fileio import write_text_atomic
-from .progress import progress_display
-from .render import render as render_session
-from .speech import ClipCache, Speech, default_cache_dir, list_voices, resolve_voice
 from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from .speech import Speech
+# numpy, rich and the audio modules load only in the commands that use them, so that
+# 'list', 'show', 'script' and 'check' start fast.
 
 
 def load_extra_commands() -> list[click.Command]:
@@ -215,6 +216,8 @@ def voice_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def open_speech(voice: str | None, rate: int, volume: float, no_cache: bool, jobs: int) -> Speech:
     """The speech layer for these options, with the voice resolved to one installed voice."""
+    from .speech import ClipCache, Speech, default_cache_dir, resolve_voice
+
     factory = engine_factory()
     voice_id = resolve_voice(factory, voice) if voice else None
     cache = None if no_cache else ClipCache(default_cache_dir())
@@ -268,6 +271,10 @@ def render(
     """
     if captions_path is not None and captions_path.suffix.lower() not in (".vtt", ".srt"):
         raise click.BadParameter("captions file must end in .vtt or .srt", param_hint="--captions")
+    from .audio import AudioOptions, parse_bitrate
+    from .progress import progress_display
+    from .render import render as render_session
+
     audio = AudioOptions(parse_bitrate(bitrate), loudness, not no_chimes)
     catalog = _catalog(ctx)
     spec = resolve_routine(routine, catalog)
@@ -302,6 +309,8 @@ def _clock(seconds: float) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def voices(as_json: bool) -> None:
     """List the installed voices."""
+    from .speech import list_voices
+
     found = list_voices(engine_factory())
     if as_json:
         click.echo(json.dumps([vars(v) | {"languages": list(v.languages)} for v in found], indent=2))
@@ -319,6 +328,8 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def cache_info(as_json: bool) -> None:
     """Where the cache is, how many clips it holds and their size."""
+    from .speech import ClipCache, default_cache_dir
+
     info = ClipCache(default_cache_dir()).info()
     if as_json:
         click.echo(json.dumps(info))
@@ -329,6 +340,8 @@ def cache_info(as_json: bool) -> None:
 @cache.command("clear")
 def cache_clear() -> None:
     """Delete every cached clip."""
+    from .speech import ClipCache, default_cache_dir
+
     removed = ClipCache(default_cache_dir()).clear()
     click.echo(f"Removed {removed} cached clips")
 

@@ -528,6 +528,29 @@ def compose(
     return Timeline(routine.title, routine.id, total, tuple(chapters), tuple(cues), meta)
 
 
+def possible_lines(routine: Routine, catalog: Catalog, options: ComposeOptions | None = None) -> list[str]:
+    """Every line a session of this routine may speak while fitting explores its doses.
+
+    Rendering synthesizes these up front, in parallel, so fitting with measured lengths never
+    waits for a line to be spoken one at a time.
+    """
+    options = options or ComposeOptions()
+    items = list(routine.items)
+    stretches = [catalog.stretch(i.stretch) for i in items]
+    ladder, base = set_ladder(stretches, items)
+    minutes = options.minutes if options.minutes is not None else routine.minutes
+    lines: dict[str, None] = {}
+    for inner, rung in ((-1.0, 0), (0.0, base), (1.0, len(ladder) - 1)):
+        doses = doses_for(stretches, items, inner, ladder[rung])
+        steps = plan_session(routine, stretches, doses, options, estimate_speech_seconds, minutes_said=minutes or 1.0)
+        for step in steps:
+            if isinstance(step, Say):
+                lines[step.text] = None
+            elif isinstance(step, Window):
+                lines.update((say.text, None) for _, say in step.events)
+    return list(lines)
+
+
 Built = tuple[list[Cue], list[Chapter], float, list[Dose]]
 Point = tuple[float, int, "float | None"]
 """Where fitting looks: (reps-and-holds scale, rung of the set ladder, separate hold scale or None)."""

@@ -17,13 +17,14 @@ encoder behaves otherwise, the session is encoded the plain way instead.
 
 from __future__ import annotations
 
+import array
 import functools
 import itertools
 import os
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,21 +164,19 @@ def read_tag(info_frame: bytes) -> Tag | None:
     return Tag(frames, delay_padding >> 12, delay_padding & 0xFFF, crc)
 
 
-def write_tag(info_frame: bytes, frames: list[bytes], padding: int, audio_crc: int) -> bytes:
-    """The first part's Info frame, rewritten for the whole file."""
+def write_tag(info_frame: bytes, starts: Sequence[int], audio_size: int, padding: int, audio_crc: int) -> bytes:
+    """The first part's Info frame, rewritten for the whole file.
+
+    ``starts`` holds the byte offset of every audio frame from the start of the file.
+    """
     out = bytearray(info_frame)
     at = _info_offset(out)
-    audio_size = sum(len(f) for f in frames)
     size = len(out) + audio_size
-    out[at + 8 : at + 12] = len(frames).to_bytes(4, "big")
+    out[at + 8 : at + 12] = len(starts).to_bytes(4, "big")
     out[at + 12 : at + 16] = size.to_bytes(4, "big")
     # table of contents: the byte position, out of 256, at each percent of the duration
-    positions, pos = [], len(out)
-    for f in frames:
-        positions.append(pos)
-        pos += len(f)
     for i in range(1, 100):
-        out[at + 16 + i] = min(255, 256 * positions[i * len(frames) // 100] // size)
+        out[at + 16 + i] = min(255, 256 * starts[i * len(starts) // 100] // size)
     delay = int.from_bytes(out[at + 141 : at + 144], "big") >> 12
     out[at + 141 : at + 144] = ((delay << 12) | padding).to_bytes(3, "big")
     out[at + _INFO_SIZE - 8 : at + _INFO_SIZE - 4] = audio_size.to_bytes(4, "big")
@@ -275,9 +274,8 @@ def crc16_combine(crc_a: int, crc_b: int, length_b: int) -> int:
     return _shift(crc_a, length_b) ^ crc_b
 
 
-def crc16_of_run(pieces: list[tuple[bytes, int]]) -> int:
-    """CRC of frames given as (frame, times repeated), in order."""
-    crc = 0
+def crc16_of_run(pieces: list[tuple[bytes, int]], crc: int = 0) -> int:
+    """CRC of frames given as (frame, times repeated), in order, continuing from ``crc``."""
     singles = [frame for frame, times in pieces if times == 1]
     crcs = iter(frame_crcs(singles))
     for frame, times in pieces:
@@ -455,39 +453,49 @@ def _encode_parts(
 
 
 def _join(parts: list[Part], outputs: list[Path], cuts: list[Cut], silence: bytes, path: Path) -> None:
-    info: bytes | None = None
-    pieces: list[tuple[bytes, int]] = []
-    padding = 0
+    """Write the parts' frames with the silent runs between them, part by part, then the tag."""
     pending = iter(cuts)
     cut = next(pending, None)
-    for part, output in zip(parts, outputs):
-        all_frames = split_frames(output.read_bytes())
-        tag = read_tag(all_frames[0])
-        if tag is None:
-            raise EncodingMismatch("no Info tag")
-        audio = all_frames[1:]
-        a, b = part.input_span
-        if len(audio) != tag.frames or (not part.last and len(audio) * FRAME != (b - a) + DELAY + FRAME):
-            raise EncodingMismatch("unexpected frame count")
-        if part.first:
-            info = all_frames[0]
-        # decoded frame j of a part starts at shortened-stream sample origin + j * 576
-        origin = -DELAY if part.first else part.begin
-        start = 0
-        while cut is not None and cut.at <= part.end:
-            j = (cut.at - origin) // FRAME
-            if (cut.at - origin) % FRAME or not 0 <= j <= len(audio):
-                raise EncodingMismatch("cut off a frame boundary")
-            if j < len(audio) and not stands_alone(audio[j]):
-                raise EncodingMismatch("frame borrows from the reservoir")
-            pieces += [(frame, 1) for frame in audio[start:j]]
-            pieces.append((silence, cut.frames))
-            start = j
-            cut = next(pending, None)
-        pieces += [(frame, 1) for frame in audio[start:]]
-        padding = tag.padding
-    assert info is not None
-    frames = [frame for frame, times in pieces for _ in range(times)]
-    with open(path, "wb") as f:
-        f.write(write_tag(info, frames, padding, crc16_of_run(pieces)))
-        f.write(b"".join(frames))
+    starts = array.array("Q")
+    crc = padding = 0
+    with open(path, "wb") as out:
+        info: bytes | None = None
+        for part, output in zip(parts, outputs):
+            all_frames = split_frames(output.read_bytes())
+            tag = read_tag(all_frames[0])
+            if tag is None:
+                raise EncodingMismatch("no Info tag")
+            audio = all_frames[1:]
+            a, b = part.input_span
+            if len(audio) != tag.frames or (not part.last and len(audio) * FRAME != (b - a) + DELAY + FRAME):
+                raise EncodingMismatch("unexpected frame count")
+            if info is None:
+                info = all_frames[0]
+                out.write(info)  # a placeholder until the totals are known
+            # decoded frame j of a part starts at shortened-stream sample origin + j * 576
+            origin = -DELAY if part.first else part.begin
+            pieces: list[tuple[bytes, int]] = []
+            start = 0
+            while cut is not None and cut.at <= part.end:
+                j = (cut.at - origin) // FRAME
+                if (cut.at - origin) % FRAME or not 0 <= j <= len(audio):
+                    raise EncodingMismatch("cut off a frame boundary")
+                if j < len(audio) and not stands_alone(audio[j]):
+                    raise EncodingMismatch("frame borrows from the reservoir")
+                pieces += [(frame, 1) for frame in audio[start:j]]
+                pieces.append((silence, cut.frames))
+                start = j
+                cut = next(pending, None)
+            pieces += [(frame, 1) for frame in audio[start:]]
+            position = out.tell()
+            for frame, times in pieces:
+                for _ in range(times):
+                    starts.append(position)
+                    position += len(frame)
+                out.write(frame * times)
+            crc = crc16_of_run(pieces, crc)
+            padding = tag.padding
+        assert info is not None
+        audio_size = out.tell() - len(info)
+        out.seek(0)
+        out.write(write_tag(info, starts, audio_size, padding, crc))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .audio import AudioOptions, SessionAudio, Tags, encode_session, encoder_gain_db, write_tags
 from .catalog import Catalog, Routine
-from .compose import ComposeOptions, compose
+from .compose import ComposeOptions, compose, possible_lines
 from .export import to_srt, to_vtt
 from .fileio import atomic_path, check_output_path, write_text_atomic
 from .speech import SAMPLE_RATE, Speech
@@ -38,10 +38,9 @@ class RenderResult:
 def compose_spoken(
     routine: Routine, catalog: Catalog, options: ComposeOptions, speech: Speech, progress: Progress | None = None
 ) -> Timeline:
-    """Compose with real speech lengths: estimate first to learn the lines, synthesize them all
-    in parallel, then lay out again with the measured lengths (any new line is made on demand)."""
-    draft = compose(routine, catalog, options)
-    lines = [c.text for c in draft.cues if c.kind == "speech" and c.text]
+    """Compose with real speech lengths: synthesize every line the session may say in parallel,
+    then fit and lay out with the measured lengths (a line still missing is made on demand)."""
+    lines = possible_lines(routine, catalog, options)
     speech.prepare(lines, (lambda done, total: progress("speech", done, total)) if progress else None)
     return compose(routine, catalog, options, speech.length)
 

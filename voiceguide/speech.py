@@ -223,25 +223,36 @@ class SynthesisPool:
     timeout_s: float = 20.0
     _workers: list[_Worker] = field(default_factory=list)
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self, count: int = 1) -> list[_Worker]:
+        """Start ``count`` workers at once (their start-ups overlap), then wait until each is ready."""
         ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        process = ctx.Process(
-            target=worker_main, args=(child, self.factory, self.settings, clip_from_audio), daemon=True
-        )
-        process.start()
-        child.close()
-        if not parent.poll(self.timeout_s):
-            process.kill()
-            raise SpeechEngineError(f"the speech engine did not start within {self.timeout_s:g} s")
-        try:
-            message = parent.recv()
-        except EOFError:
-            message = ("error", f"the speech engine process exited with status {process.exitcode}")
-        if message[0] == "error":
-            process.join(1)
-            raise SpeechEngineError(message[1])
-        return _Worker(process, parent)
+        started = []
+        for _ in range(count):
+            parent, child = ctx.Pipe()
+            process = ctx.Process(
+                target=worker_main, args=(child, self.factory, self.settings, clip_from_audio), daemon=True
+            )
+            process.start()
+            child.close()
+            started.append(_Worker(process, parent))
+        problem = None
+        for worker in started:
+            if not worker.conn.poll(self.timeout_s):
+                message = ("error", f"the speech engine did not start within {self.timeout_s:g} s")
+            else:
+                try:
+                    message = worker.conn.recv()
+                except EOFError:
+                    message = ("error", f"the speech engine process exited with status {worker.process.exitcode}")
+            if message[0] == "error":
+                problem = problem or message[1]
+        if problem is not None:
+            for worker in started:
+                worker.process.kill()
+                worker.process.join(1)
+                worker.conn.close()
+            raise SpeechEngineError(problem)
+        return started
 
     def _kill(self, worker: _Worker) -> None:
         worker.process.kill()
@@ -265,8 +276,8 @@ class SynthesisPool:
             return
         want = self.jobs or (os.cpu_count() or 1)
         want = max(1, min(want, (len(texts) + 3) // 4))
-        while len(self._workers) < want:
-            self._workers.append(self._spawn())
+        if len(self._workers) < want:
+            self._workers += self._spawn(want - len(self._workers))
         queue = list(enumerate(texts))[::-1]
         attempts: dict[int, int] = {}
         pending = len(texts)
@@ -308,7 +319,7 @@ class SynthesisPool:
                     self.close()
                     raise SpeechEngineError(f"speech failed twice for {text[:60]!r}: {failure}")
                 queue.append((index, text))
-                self._workers.append(self._spawn())
+                self._workers += self._spawn()
 
 
 # --------------------------------------------------------------------------- the facade
