@@ -179,7 +179,7 @@ def smooth_gain(required: np.ndarray, radius: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _low_pass_fir(cutoff_hz: float, rate: int, taps: int = 63) -> np.ndarray:
+def _low_pass_fir(cutoff_hz: float, rate: int, taps: int = 31) -> np.ndarray:
     k = np.arange(taps) - taps // 2
     h = np.sinc(2 * cutoff_hz / rate * k) * np.kaiser(taps, 6.0)
     return np.asarray(h / h.sum())

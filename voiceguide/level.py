@@ -44,12 +44,14 @@ def level_speech(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     if len(x) == 0:
         return raw, np.zeros(0, dtype=np.float32), 0.0
     x = dsp.low_pass(x, LOW_PASS_HZ, SAMPLE_RATE)
-    current = dsp.loudness(x, SAMPLE_RATE)
-    if math.isfinite(current):
-        x = dsp.compress(x, SAMPLE_RATE, threshold_db=current - 4.0, ratio=3.0)
-        after = dsp.loudness(x, SAMPLE_RATE)
-        x = x * 10 ** ((REFERENCE_LUFS - after) / 20)
-    return finish(x, 10 ** (CLIP_CEILING_DBTP / 20))
+    rms_db = 10 * math.log10(max(float(np.mean(x * x)), 1e-12))
+    x = dsp.compress(x, SAMPLE_RATE, threshold_db=rms_db - 2.0, ratio=3.0)
+    bins = energy_bins(x)
+    current = session_loudness(bins)
+    gain = 10 ** ((REFERENCE_LUFS - current) / 20) if math.isfinite(current) else 1.0
+    limited, peak = dsp.Limiter(x, SAMPLE_RATE).apply(gain, 10 ** (CLIP_CEILING_DBTP / 20))
+    pcm = np.clip(np.round(limited * 32767), -32768, 32767).astype(np.int16)
+    return pcm, energy_bins(limited), peak + 1 / 32768
 
 
 def finish(x: np.ndarray, ceiling: float, gain: float = 1.0) -> tuple[np.ndarray, np.ndarray, float]:

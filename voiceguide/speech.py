@@ -33,7 +33,7 @@ SAMPLE_RATE = 22050
 """Every clip and every session is mono 16-bit PCM at this rate (eSpeak NG's own)."""
 TRIM_THRESHOLD = 10 ** (-45 / 20)
 """Samples quieter than -45 dBFS at a clip's ends are trimmed away."""
-CLIP_FORMAT_VERSION = 3
+CLIP_FORMAT_VERSION = 5
 """Bumped whenever trimming or decoding changes, so old cache entries are not reused."""
 SILENT_PEAK = 200
 _MAGIC = b"VGC3"
