@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from .catalog import Catalog, check_files, load_catalog, resolve_routine
-from .compose import ComposeOptions, compose, parse_breath
+from .compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath
 from .engines import DEFAULT_RATE_WPM, VoiceSettings, engine_factory
 from .errors import CatalogError, UnknownIdError
 from .export import FORMATS, render_text
@@ -137,19 +137,64 @@ def show(ctx: click.Context, item_id: str, as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
+def adapt_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--avoid, --hold-by, --level, --intro and --no-intro, shared by every command that composes.
+
+    The command receives them as one ``adapt`` dict for :func:`compose_options`.
+    """
+
+    def collect(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        ctx.ensure_object(dict).setdefault("adapt", {})[param.name] = value
+        return value
+
+    options = [
+        click.option("--avoid", default=None, metavar="TAGS", expose_value=False, callback=collect,
+                     help="Caution tags to keep out, e.g. knees,wrists (see docs/catalog-format.md)."),
+        click.option("--hold-by", "hold_by", type=click.Choice(HOLD_BY), default="time", show_default=True,
+                     expose_value=False, callback=collect, help="Time holds in seconds or count them in breaths."),
+        click.option("--level", type=click.Choice(LEVELS), default="standard", show_default=True,
+                     expose_value=False, callback=collect,
+                     help="gentle: shorter holds, more guidance; deep: longer holds, fewer words."),
+        click.option("--intro", default=None, metavar="TEXT", expose_value=False, callback=collect,
+                     help="Your own opening words instead of the standard welcome."),
+        click.option("--no-intro", "no_intro", is_flag=True, expose_value=False, callback=collect,
+                     help="Skip the welcome (the safety note is always spoken)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def compose_options(ctx: click.Context, minutes: float | None, breath: tuple[float, float]) -> ComposeOptions:
+    """ComposeOptions from --minutes, --breath and the options of :func:`adapt_options`."""
+    from .adapt import parse_tags
+
+    adapt = ctx.ensure_object(dict).get("adapt", {})
+    return ComposeOptions(
+        minutes,
+        *breath,
+        avoid=parse_tags(adapt.get("avoid")),
+        hold_by=adapt.get("hold_by") or "time",
+        level=adapt.get("level") or "standard",
+        intro=adapt.get("intro"),
+        no_intro=bool(adapt.get("no_intro")),
+    )
+
+
 def build_timeline(
     ctx: click.Context, routine_spec: str, minutes: float | None, breath: tuple[float, float]
 ) -> Timeline:
     """The timed script for a ROUTINE argument, with an estimated speech length."""
     catalog = _catalog(ctx)
     routine = resolve_routine(routine_spec, catalog)
-    return compose(routine, catalog, ComposeOptions(minutes, *breath))
+    return compose(routine, catalog, compose_options(ctx, minutes, breath))
 
 
 @main.command()
 @click.argument("routine")
 @minutes_option
 @breath_option
+@adapt_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=True, path_type=Path), help="Write to this file.")
 @click.pass_context
@@ -231,6 +276,7 @@ def open_speech(voice: str | None, rate: int, volume: float, no_cache: bool, job
 )
 @minutes_option
 @breath_option
+@adapt_options
 @voice_options
 @click.option("--bitrate", default="64k", show_default=True, help="MP3 bitrate, e.g. 64k or 128k.")
 @click.option(
@@ -287,7 +333,7 @@ def render(
             catalog,
             output,
             speech,
-            compose_options=ComposeOptions(minutes, *breath),
+            compose_options=compose_options(ctx, minutes, breath),
             audio_options=audio,
             timeline_path=timeline_path,
             captions_path=captions_path,
@@ -344,6 +390,57 @@ def cache_clear() -> None:
 
     removed = ClipCache(default_cache_dir()).clear()
     click.echo(f"Removed {removed} cached clips")
+
+
+@main.command()
+@click.option(
+    "--focus", required=True, metavar="AREAS", help="Focus areas, most important first, e.g. lower-back,hips."
+)
+@click.option("--minutes", type=click.FloatRange(1, 240), required=True, help="Length of the session.")
+@click.option("--position", type=click.Choice(("floor", "seated", "standing", "any")), default="any", show_default=True)
+@click.option("--level", type=click.Choice(LEVELS), default="standard", show_default=True)
+@click.option("--avoid", default=None, metavar="TAGS", help="Caution tags to keep out, e.g. knees,wrists.")
+@click.option("--seed", type=int, default=None, help="Same seed, same routine (default: a new one each time).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Write the routine YAML here.")
+@click.pass_context
+def make(
+    ctx: click.Context,
+    focus: str,
+    minutes: float,
+    position: str,
+    level: str,
+    avoid: str | None,
+    seed: int | None,
+    output: Path | None,
+) -> None:
+    """Make a routine for your focus areas and minutes, as a YAML file you can keep and edit."""
+    import random
+
+    from .adapt import parse_tags
+    from .make import Request, make_routine, parse_focus, routine_yaml
+
+    request = Request(
+        parse_focus(focus),
+        minutes,
+        position,
+        level,
+        parse_tags(avoid),
+        seed if seed is not None else random.SystemRandom().randrange(10**6),
+    )
+    catalog = _catalog(ctx)
+    routine = make_routine(catalog, request)
+    text = routine_yaml(routine, request)
+    timeline = compose(routine, catalog, ComposeOptions(minutes, level=level))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_text_atomic(output, text)
+    summary = ", ".join(catalog.stretch(i.stretch).name for i in routine.items)
+    click.echo(
+        f"{routine.title}: {len(routine.items)} stretches, {timeline.duration_s / 60:.1f} min, seed {request.seed}"
+        f" - {summary}" + (f"\nWrote {output}; render it with: voiceguide render {output}" if output else ""),
+        err=True,
+    )
 
 
 for _command in load_extra_commands():

@@ -91,6 +91,23 @@ class ComposeOptions:
     """Fit the session to this length; None uses the routine's own minutes, if it has any."""
     breath_in: float = 4.0
     breath_out: float = 6.0
+    avoid: tuple[str, ...] = ()
+    """Caution tags to keep out: stretches with them are swapped for a safe alternative or left out."""
+    hold_by: str = "time"
+    """``time``: holds are timed; ``breaths``: holds are counted in breaths at the breath pace."""
+    level: str = "standard"
+    """``gentle``: shorter holds, more guidance; ``deep``: longer holds, fewer words."""
+    intro: str | None = None
+    """A welcome of the user's own, spoken instead of the standard one."""
+    no_intro: bool = False
+    """Skip the welcome (the safety note is always spoken)."""
+
+
+HOLD_BY = ("time", "breaths")
+LEVELS = ("gentle", "standard", "deep")
+LEVEL_SHIFT = {"gentle": -0.4, "standard": 0.0, "deep": 0.5}
+"""Where each level puts a hold's starting point: a fraction of the way to its min (-) or max (+)."""
+REMINDER_EVERY_S = {"gentle": 9.0, "standard": 12.0, "deep": 20.0}
 
 
 @dataclass(frozen=True)
@@ -211,18 +228,23 @@ class _Planner:
 
     # -- session frame
 
-    def intro(self, routine: Routine, stretches: Sequence[Stretch], minutes: float) -> None:
-        self.say(f"Welcome to {routine.title}.", "intro")
-        whole = max(1, round(minutes))
-        self.say(f"This session takes about {number_words(whole)} minute{'s' if whole > 1 else ''}.", "intro")
-        positions = {s.position for s in stretches}
-        if positions & FLOOR_POSITIONS:
-            self.say("You will need a mat or a soft spot on the floor.", "intro")
-        if "seated" in positions:
-            self.say("Keep a sturdy chair close by.", "intro")
+    def intro(self, routine: Routine, stretches: Sequence[Stretch], minutes: float, changes: Sequence[str]) -> None:
+        if self.options.intro:
+            self.say(self.options.intro, "intro")
+        elif not self.options.no_intro:
+            self.say(f"Welcome to {routine.title}.", "intro")
+            whole = max(1, round(minutes))
+            self.say(f"This session takes about {number_words(whole)} minute{'s' if whole > 1 else ''}.", "intro")
+            positions = {s.position for s in stretches}
+            if positions & FLOOR_POSITIONS:
+                self.say("You will need a mat or a soft spot on the floor.", "intro")
+            if "seated" in positions:
+                self.say("Keep a sturdy chair close by.", "intro")
         self.say("Move slowly, and never push into sharp pain.", "safety")
         self.say("If your back is newly injured, see a professional before you stretch.", "safety")
         for line in safety_lines(stretches):
+            self.say(line, "safety")
+        for line in changes:
             self.say(line, "safety")
         self.quiet(1.5, "pause")
 
@@ -274,9 +296,28 @@ class _Planner:
                 if dose.sets > 1 and side == 0:
                     self.say(f"Round {number_words(k)} of {number_words(dose.sets)}.", "count")
                 self.steps.append(Chime("hold-start"))
-                self.steps.append(Window(dose.hold, "hold", self.hold_events(stretch, dose.hold, side)))
+                if self.options.hold_by == "breaths":
+                    self.breath_hold(breaths_in(dose.hold, self.options))
+                else:
+                    self.steps.append(Window(dose.hold, "hold", self.hold_events(stretch, dose.hold, side)))
                 self.steps.append(Chime("hold-end"))
                 self.say("Release.", "countdown")
+
+    def breath_hold(self, breaths: int) -> None:
+        """A hold counted in breaths: the first breaths guided, then silence with a quiet count."""
+        guided = 3 if self.options.level == "gentle" else 2
+        for n in range(1, breaths + 1):
+            inhale: tuple[tuple[float, Say], ...] = ()
+            exhale: tuple[tuple[float, Say], ...] = ()
+            if n <= guided:
+                inhale = ((0.0, Say("Breathe in.", "breath")),)
+                exhale = ((0.0, Say("And out.", "breath")),)
+            elif n == breaths:
+                inhale = ((0.0, Say("Last breath.", "count")),)
+            elif n % 3 == 0:
+                inhale = ((0.0, Say(f"{_cap(number_words(n))}.", "count")),)
+            self.steps.append(Window(self.options.breath_in, "inhale", inhale))
+            self.steps.append(Window(self.options.breath_out, "exhale", exhale))
 
     def hold_events(self, stretch: Stretch, hold: float, side: int) -> tuple[tuple[float, Say], ...]:
         """Lines spoken during a hold, by priority, each kept only where it fits without overlap."""
@@ -290,12 +331,15 @@ class _Planner:
             wanted.append((hold / 2, Say("Halfway there.", "instruction")))
         wanted.append((0.5 + max(self.options.breath_in, self.length(inhale) + 0.5), Say(exhale, "breath")))
         reminders = [_say_side(c, side) for c in stretch.cues] + list(GENERIC_REMINDERS)
-        offset, i = 12.0, 0
+        every = REMINDER_EVERY_S[self.options.level]
+        if self.options.level == "deep":
+            reminders = reminders[: len(stretch.cues)] or reminders[:1]  # fewer words: the stretch's own cues
+        offset, i = every, 0
         while offset < hold - 8:
             wanted.append(
                 (offset, Say(reminders[i % len(reminders)], "breath" if i >= len(stretch.cues) else "instruction"))
             )
-            offset, i = offset + 12.0, i + 1
+            offset, i = offset + every, i + 1
         accepted: list[tuple[float, float, Say]] = []
         for start, say in wanted:
             end = start + self.length(say.text) + 0.3
@@ -402,6 +446,11 @@ def safety_lines(stretches: Sequence[Stretch]) -> list[str]:
 # --------------------------------------------------------------------------- dosing and fitting
 
 
+def breaths_in(hold: float, options: ComposeOptions) -> int:
+    """How many whole breaths a hold of ``hold`` seconds is at the breath pace (at least one)."""
+    return max(1, round(hold / (options.breath_in + options.breath_out)))
+
+
 def _scaled(base: float, rng: Range, t: float) -> float:
     """Move ``base`` toward ``rng.max`` (t>0) or ``rng.min`` (t<0); |t| = 1 reaches the bound."""
     t = max(-1.0, min(1.0, t))
@@ -437,13 +486,18 @@ def doses_for(
     inner: float,
     sets: Sequence[int],
     hold_t: float | None = None,
+    level: str = "standard",
 ) -> list[Dose]:
-    """Doses with repetitions (and holds, unless ``hold_t`` scales them apart) at scale ``inner``."""
+    """Doses with repetitions (and holds, unless ``hold_t`` scales them apart) at scale ``inner``.
+
+    The level moves each hold's starting point inside its range before any scaling.
+    """
     doses = []
     for stretch, item, n_sets in zip(stretches, items, sets):
         hold = reps = None
         if stretch.hold_seconds:
-            base = item.hold if item.hold is not None else stretch.hold_seconds.default
+            rng = stretch.hold_seconds
+            base = item.hold if item.hold is not None else _scaled(rng.default, rng, LEVEL_SHIFT[level])
             scaled = _scaled(base, stretch.hold_seconds, inner if hold_t is None else hold_t)
             hold = stretch.hold_seconds.clamp(round(scaled, 1))
         if stretch.reps:
@@ -474,10 +528,11 @@ def plan_session(
     *,
     minutes_said: float,
     rest_s: float = CLOSING_REST_S[0],
+    changes: Sequence[str] = (),
 ) -> list[Step]:
-    """The steps of a whole session for these doses."""
+    """The steps of a whole session for these doses; ``changes`` are spoken after the safety note."""
     planner = _Planner(options, length)
-    planner.intro(routine, stretches, minutes_said)
+    planner.intro(routine, stretches, minutes_said, changes)
     for i, (stretch, dose) in enumerate(zip(stretches, doses)):
         next_up = stretches[i + 1] if i + 1 < len(stretches) else None
         moved = i > 0 and stretches[i - 1].position != stretch.position
@@ -498,6 +553,7 @@ def compose(
     """
     options = options or ComposeOptions()
     length: SpeechLength = functools.lru_cache(maxsize=None)(speech_length or estimate_speech_seconds)
+    routine, changes = adapted(routine, catalog, options)
     items = list(routine.items)
     stretches = [catalog.stretch(i.stretch) for i in items]
     target_min = options.minutes if options.minutes is not None else routine.minutes
@@ -506,8 +562,10 @@ def compose(
 
     def build(point: Point, minutes_said: float, rest_s: float) -> Built:
         inner, rung, hold_t = point
-        doses = doses_for(stretches, items, inner, ladder[rung], hold_t)
-        steps = plan_session(routine, stretches, doses, options, length, minutes_said=minutes_said, rest_s=rest_s)
+        doses = doses_for(stretches, items, inner, ladder[rung], hold_t, options.level)
+        steps = plan_session(
+            routine, stretches, doses, options, length, minutes_said=minutes_said, rest_s=rest_s, changes=changes
+        )
         return (*layout(steps, length), doses)
 
     if target_min is None:
@@ -519,13 +577,32 @@ def compose(
         "options": {
             "minutes": target_min,
             "breath": f"{options.breath_in:g}-{options.breath_out:g}",
+            "avoid": list(options.avoid),
+            "hold_by": options.hold_by,
+            "level": options.level,
         },
+        "changes": changes,
         "doses": [
-            {"stretch": s.id, "hold_s": d.hold, "reps": d.reps, "sets": d.sets, "sides": 2 if s.sides else 1}
+            {
+                "stretch": s.id,
+                "hold_s": d.hold,
+                "reps": d.reps,
+                "sets": d.sets,
+                "sides": 2 if s.sides else 1,
+                **({"breaths": breaths_in(d.hold, options)} if d.hold and options.hold_by == "breaths" else {}),
+            }
             for s, d in zip(stretches, doses)
         ],
     }
     return Timeline(routine.title, routine.id, total, tuple(chapters), tuple(cues), meta)
+
+
+def adapted(routine: Routine, catalog: Catalog, options: ComposeOptions) -> tuple[Routine, list[str]]:
+    """The routine with ``options.avoid`` applied, and the lines that say what changed."""
+    from .adapt import avoid_cautions, spoken_changes
+
+    routine, changes = avoid_cautions(routine, catalog, options.avoid)
+    return routine, spoken_changes(changes)
 
 
 def possible_lines(routine: Routine, catalog: Catalog, options: ComposeOptions | None = None) -> list[str]:
@@ -535,14 +612,17 @@ def possible_lines(routine: Routine, catalog: Catalog, options: ComposeOptions |
     waits for a line to be spoken one at a time.
     """
     options = options or ComposeOptions()
+    routine, changes = adapted(routine, catalog, options)
     items = list(routine.items)
     stretches = [catalog.stretch(i.stretch) for i in items]
     ladder, base = set_ladder(stretches, items)
     minutes = options.minutes if options.minutes is not None else routine.minutes
     lines: dict[str, None] = {}
     for inner, rung in ((-1.0, 0), (0.0, base), (1.0, len(ladder) - 1)):
-        doses = doses_for(stretches, items, inner, ladder[rung])
-        steps = plan_session(routine, stretches, doses, options, estimate_speech_seconds, minutes_said=minutes or 1.0)
+        doses = doses_for(stretches, items, inner, ladder[rung], level=options.level)
+        steps = plan_session(
+            routine, stretches, doses, options, estimate_speech_seconds, minutes_said=minutes or 1.0, changes=changes
+        )
         for step in steps:
             if isinstance(step, Say):
                 lines[step.text] = None

@@ -142,7 +142,7 @@ def peak_envelope(x: np.ndarray, factor: int = 4) -> np.ndarray:
     for h in _polyphase(factor)[1:]:
         full = np.convolve(x, h[::-1])
         np.maximum(env, np.abs(full[len(h) // 2 : len(h) // 2 + n]), out=env)
-    return env
+    return np.asarray(env)
 
 
 def true_peak(x: np.ndarray) -> float:

@@ -35,7 +35,7 @@ def energy_bins(x: np.ndarray) -> np.ndarray:
     n = -(-len(y) // ENERGY_BIN) * ENERGY_BIN
     padded = np.zeros(n)
     padded[: len(y)] = y
-    return padded.reshape(-1, ENERGY_BIN).sum(axis=1).astype(np.float32)
+    return np.asarray(padded.reshape(-1, ENERGY_BIN).sum(axis=1), dtype=np.float32)
 
 
 def level_speech(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

@@ -131,7 +131,7 @@ def _side_info_offset(frame: bytes) -> int:
     return 4 if frame[1] & 1 else 6  # protection bit set: no CRC
 
 
-def _info_offset(frame: bytes) -> int:
+def _info_offset(frame: bytes | bytearray) -> int:
     version, mono = (frame[1] >> 3) & 3, (frame[3] >> 6) == 3
     side = (17 if mono else 32) if version == 3 else (9 if mono else 17)
     return 4 + side

@@ -24,7 +24,7 @@ SPEECH_ROLES = (
     "next-up",
     "outro",
 )
-SILENCE_ROLES = ("pause", "settle", "hold", "rest", "phase")
+SILENCE_ROLES = ("pause", "settle", "hold", "rest", "phase", "inhale", "exhale")
 TONE_ROLES = ("transition", "hold-start", "hold-end")
 
 

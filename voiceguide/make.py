@@ -1,0 +1,173 @@
+"""Composing a routine from the catalog for a person: focus areas, minutes, position, cautions.
+
+The routine is built like a teacher would: stretches that work the asked-for areas are drawn
+(weighted toward the first area, varied by a seed), then ordered so the person moves down once
+— standing, then sitting, then kneeling, then lying — with moving, breath-paced work before
+longer holds inside each position, and a restful hold at the close. Stretches are added or
+removed until the composer can fit the minutes asked for.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from .catalog import FOCUS_AREAS, Catalog, Routine, RoutineItem, Stretch
+from .compose import ComposeOptions, compose
+from .errors import BadOptionError, FitError, VoiceguideError
+
+POSITION_CHOICES = ("floor", "seated", "standing", "any")
+_ALLOWED = {
+    "floor": {"seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying"},
+    "seated": {"seated"},
+    "standing": {"standing"},
+    "any": None,
+}
+_ORDER = ("standing", "seated", "seated-floor", "kneeling", "lunge", "prone", "side-lying", "supine")
+"""The way down, so a session has few trips between standing, kneeling and lying."""
+_STYLE_ORDER = {"flow": 0, "reps": 1, "hold": 2}
+
+
+class NoStretchesError(VoiceguideError):
+    """Raised when no stretch in the catalog matches the focus, position and cautions asked for."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a person asked for."""
+
+    focus: tuple[str, ...]
+    minutes: float
+    position: str = "any"
+    level: str = "standard"
+    avoid: tuple[str, ...] = ()
+    seed: int = 0
+
+
+def parse_focus(value: str) -> tuple[str, ...]:
+    """Focus areas from ``lower-back,hips``; an unknown one lists the known areas."""
+    areas = tuple(dict.fromkeys(a.strip() for a in value.split(",") if a.strip()))
+    if not areas:
+        raise BadOptionError(f"--focus: name at least one area ({', '.join(FOCUS_AREAS)})")
+    for area in areas:
+        if area not in FOCUS_AREAS:
+            close = difflib.get_close_matches(area, FOCUS_AREAS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise BadOptionError(f"--focus: unknown area '{area}'; {hint}known: {', '.join(FOCUS_AREAS)}")
+    return areas
+
+
+def _weight(stretch: Stretch, focus: Sequence[str]) -> float:
+    """How much a stretch serves the focus: more for the first area, more when it is its main area."""
+    weight = 0.0
+    for rank, area in enumerate(focus):
+        if area in stretch.focus:
+            weight += (2.0 if stretch.focus.index(area) == 0 else 1.0) / (1 + rank)
+    return weight
+
+
+def candidates(catalog: Catalog, request: Request) -> list[tuple[Stretch, float]]:
+    allowed = _ALLOWED[request.position]
+    found = []
+    for stretch in catalog.stretches.values():
+        if allowed is not None and stretch.position not in allowed:
+            continue
+        if set(stretch.caution_tags) & set(request.avoid):
+            continue
+        weight = _weight(stretch, request.focus)
+        if weight > 0:
+            found.append((stretch, weight))
+    if not found:
+        parts = [f"focus {', '.join(request.focus)}"]
+        if request.position != "any":
+            parts.append(f"position {request.position}")
+        if request.avoid:
+            parts.append(f"avoiding {', '.join(request.avoid)}")
+        raise NoStretchesError(f"no stretch in the catalog fits {'; '.join(parts)}; widen the focus or position")
+    return found
+
+
+def order(stretches: Sequence[Stretch]) -> list[Stretch]:
+    """Down through the positions once; moving work before holds; the longest holds last."""
+
+    def key(s: Stretch) -> tuple[int, int, float]:
+        hold = s.hold_seconds.default if s.hold_seconds else 0.0
+        return (_ORDER.index(s.position), _STYLE_ORDER[s.style], hold)
+
+    return sorted(stretches, key=key)
+
+
+def _draw(pool: list[tuple[Stretch, float]], rng: random.Random) -> Stretch:
+    total = sum(w for _, w in pool)
+    pick = rng.uniform(0, total)
+    for i, (_, weight) in enumerate(pool):
+        pick -= weight
+        if pick <= 0:
+            return pool.pop(i)[0]
+    return pool.pop()[0]
+
+
+def make_routine(catalog: Catalog, request: Request) -> Routine:
+    """A routine for the request that the composer can fit to its minutes within 2 s."""
+    pool = candidates(catalog, request)
+    rng = random.Random(request.seed)
+    chosen: list[Stretch] = []
+    options = ComposeOptions(minutes=request.minutes, level=request.level)
+    last_error: FitError | None = None
+    # about one stretch for every two minutes, so holds sit near their defaults rather than their limits
+    while pool and len(chosen) < max(1, round(request.minutes / 2.0)):
+        chosen.append(_draw(pool, rng))
+    for _ in range(len(pool) + len(chosen) + 8):
+        routine = _as_routine(order(chosen), request)
+        try:
+            compose(routine, catalog, options)
+            return routine
+        except FitError as e:
+            last_error = e
+            if "as long as" in str(e) or "cannot land" in str(e):
+                if not pool:
+                    break
+                chosen.append(_draw(pool, rng))
+            elif len(chosen) > 1:
+                # too long even at its shortest: drop the stretch that serves the focus least
+                chosen.remove(min(chosen, key=lambda s: (_weight(s, request.focus), s.id)))
+            else:
+                break
+    assert last_error is not None
+    raise FitError(
+        f"cannot make a {request.minutes:g}-minute session for focus {', '.join(request.focus)}: {last_error.message}"
+    )
+
+
+def _as_routine(stretches: Sequence[Stretch], request: Request) -> Routine:
+    areas = " and ".join(a.replace("-", " ") for a in request.focus)
+    return Routine(
+        id=f"my-{'-'.join(request.focus)}-{request.minutes:g}min".replace(".", "-"),
+        title=f"{areas.capitalize()} session",
+        description=f"A {request.minutes:g}-minute {request.level} session for the {areas}, made for you.",
+        minutes=request.minutes,
+        items=tuple(RoutineItem(s.id) for s in stretches),
+    )
+
+
+def routine_yaml(routine: Routine, request: Request) -> str:
+    """The routine as a YAML file that ``voiceguide check`` accepts, with how it was made."""
+    header = (
+        f"# Made by: voiceguide make --focus {','.join(request.focus)} --minutes {request.minutes:g} "
+        f"--position {request.position} --level {request.level}"
+        + (f" --avoid {','.join(request.avoid)}" if request.avoid else "")
+        + f" --seed {request.seed}\n"
+        "# Edit freely: reorder, remove or add stretch ids, or give one a hold, reps or sets.\n"
+    )
+    body = {
+        "id": routine.id,
+        "title": routine.title,
+        "description": routine.description,
+        "minutes": routine.minutes,
+        "stretches": [item.stretch for item in routine.items],
+    }
+    return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
