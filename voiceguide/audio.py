@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dsp, level
-from .errors import BadOptionError
+from .errors import AudioError, BadOptionError
 from .ffmpeg import ffmpeg_path
 from .mp3 import encode_fast, encode_stream
 from .speech import SAMPLE_RATE, Clip
@@ -50,6 +50,51 @@ class AudioOptions:
     loudness_lufs: float = -16.0
     chimes: bool = True
     """Soft tones at transitions and at the start and end of holds; off leaves silence."""
+    music: Path | None = None
+    """A music bed looped under the whole session, ducked under speech."""
+
+
+MUSIC_BELOW_SPEECH_LU = 14.0
+"""The bed's loudness under the speech target: quiet enough to sit below the meter's gate."""
+MUSIC_PEAK_DBTP = -9.0
+DUCK_DB = 15.0
+DUCK_RAMP_S = 0.3
+MUSIC_FADE_IN_S = 3.0
+MUSIC_FADE_OUT_S = 5.0
+MUSIC_MAX_S = 600.0
+"""At most this much of a music file is used (and looped), so memory stays bounded."""
+
+
+class MusicBed:
+    """A music file decoded once (its first ten minutes at most), leveled, and looped on demand."""
+
+    def __init__(self, path: Path, target_lufs: float) -> None:
+        try:
+            out = subprocess.run(
+                [ffmpeg_path(), "-v", "error", "-nostdin", "-i", str(path), "-t", str(MUSIC_MAX_S),
+                 "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"],
+                capture_output=True, check=False, timeout=300,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError) as e:
+            raise AudioError(f"{path}: cannot read the music file ({e})") from e
+        samples = np.frombuffer(out.stdout, dtype="<i2").astype(np.float32) / 32768.0
+        if out.returncode != 0 or len(samples) < SAMPLE_RATE:
+            detail = out.stderr.decode(errors="replace").strip().splitlines()
+            reason = detail[-1] if detail else "less than a second of audio"
+            raise AudioError(f"{path}: not usable as music ({reason})")
+        current = dsp.loudness(samples, SAMPLE_RATE)
+        gain = 10 ** ((target_lufs - current) / 20) if math.isfinite(current) else 1.0
+        peak = dsp.true_peak(samples) * gain
+        ceiling = 10 ** (MUSIC_PEAK_DBTP / 20)
+        if peak > ceiling:
+            gain *= ceiling / peak
+        self.samples = (samples * gain).astype(np.float32)
+
+    def take(self, start: int, count: int) -> np.ndarray:
+        """``count`` samples from session position ``start``, looping the music."""
+        n = len(self.samples)
+        index = (np.arange(start, start + count) % n).astype(np.intp)
+        return np.asarray(self.samples[index])
 
 
 def parse_bitrate(value: str) -> int:
@@ -141,6 +186,8 @@ class SessionAudio:
             else:
                 self.sounds[key] = level.finish(clip.pcm.astype(np.float64) / 32768.0, ceiling, gain)[0]
         self.gain_db = 20 * math.log10(gain)
+        self.music = MusicBed(options.music, options.loudness_lufs - MUSIC_BELOW_SPEECH_LU) if options.music else None
+        self._ducks = self._duck_spans() if self.music else []
 
     def sound_for(self, cue: Cue) -> np.ndarray | None:
         """The int16 samples a cue plays (a spoken line or a tone), or None for silence."""
@@ -172,8 +219,38 @@ class SessionAudio:
         """The session as little-endian int16 PCM, in pieces of about a second."""
         return self.span_chunks(0, self.total_samples)
 
+    def _duck_spans(self) -> list[tuple[int, int]]:
+        """Where the music is held down: every spoken line, with gaps shorter than two ramps merged."""
+        ramp = round(DUCK_RAMP_S * SAMPLE_RATE)
+        spans: list[tuple[int, int]] = []
+        for cue in self.timeline.speech():
+            start, end = round(cue.start_s * SAMPLE_RATE), round(cue.end_s * SAMPLE_RATE)
+            if spans and start - spans[-1][1] < 2 * ramp:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+        return spans
+
+    def music_gain(self, start: int, count: int) -> np.ndarray:
+        """The bed's gain for these samples: faded in and out, ducked with smooth ramps under speech."""
+        t = np.arange(start, start + count, dtype=np.float64)
+        ramp = DUCK_RAMP_S * SAMPLE_RATE
+        duck = np.zeros(count)
+        for a, b in self._ducks:
+            if b + ramp < start or a - ramp > start + count:
+                continue
+            rise = np.clip((t - (a - ramp)) / ramp, 0.0, 1.0)
+            fall = np.clip(((b + ramp) - t) / ramp, 0.0, 1.0)
+            np.maximum(duck, np.minimum(rise, fall), out=duck)
+        fade = np.clip(np.minimum(t / (MUSIC_FADE_IN_S * SAMPLE_RATE),
+                                  (self.total_samples - t) / (MUSIC_FADE_OUT_S * SAMPLE_RATE)), 0.0, 1.0)  # fmt: skip
+        return np.asarray(10 ** (-DUCK_DB * duck / 20) * fade)
+
     def span_chunks(self, begin: int, end: int) -> Iterator[bytes]:
         """The samples from ``begin`` to ``end`` as PCM chunks (for encoding a part of the session)."""
+        if self.music is not None:
+            yield from self._mixed_chunks(begin, end)
+            return
         silence = bytes(2 * CHUNK_SAMPLES)
         cursor = begin
 
@@ -197,6 +274,25 @@ class SessionAudio:
             cursor += len(piece)
         yield from quiet(end - cursor)
 
+    def _mixed_chunks(self, begin: int, end: int) -> Iterator[bytes]:
+        """The session with the music bed under it, a second at a time."""
+        assert self.music is not None
+        placed = [(start, key) for start, key in self.placed()]
+        first = 0
+        for a in range(begin, end, CHUNK_SAMPLES):
+            b = min(end, a + CHUNK_SAMPLES)
+            mix = self.music.take(a, b - a) * self.music_gain(a, b - a) * 32767.0
+            while first < len(placed) and placed[first][0] + len(self.sounds[placed[first][1]]) <= a:
+                first += 1
+            for start, key in placed[first:]:
+                if start >= b:
+                    break
+                pcm = self.sounds[key]
+                lo, hi = max(a, start), min(b, start + len(pcm))
+                if lo < hi:
+                    mix[lo - a : hi - a] += pcm[lo - start : hi - start]
+            yield np.clip(np.round(mix), -32768, 32767).astype("<i2").tobytes()
+
 
 def _tone_key(role: str) -> str:
     return f"\0tone:{role}"
@@ -216,6 +312,8 @@ def encode_session(
 ) -> None:
     """Encode a session's audio to MP3 (see :mod:`voiceguide.mp3` for how silence is skipped)."""
     spans = [(start, start + len(session.sounds[key])) for start, key in session.placed()]
+    if session.music is not None:
+        spans = [(0, session.total_samples)]  # the bed leaves no silence to skip
     encode_fast(session.span_chunks, spans, session.total_samples, path, bitrate_kbps, 0, on_samples)
 
 

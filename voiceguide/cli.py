@@ -288,6 +288,12 @@ def open_speech(voice: str | None, rate: int, volume: float, no_cache: bool, job
 )
 @click.option("--no-chimes", is_flag=True, help="No tones at transitions and holds.")
 @click.option(
+    "--music",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A music file looped under the session, ducked under speech.",
+)
+@click.option(
     "--timeline", "timeline_path", type=click.Path(path_type=Path), help="Also write the timed script (JSON)."
 )
 @click.option(
@@ -308,6 +314,7 @@ def render(
     bitrate: str,
     loudness: float,
     no_chimes: bool,
+    music: Path | None,
     timeline_path: Path | None,
     captions_path: Path | None,
 ) -> None:
@@ -321,7 +328,7 @@ def render(
     from .progress import progress_display
     from .render import render as render_session
 
-    audio = AudioOptions(parse_bitrate(bitrate), loudness, not no_chimes)
+    audio = AudioOptions(parse_bitrate(bitrate), loudness, not no_chimes, music)
     catalog = _catalog(ctx)
     spec = resolve_routine(routine, catalog)
     if output is None:
