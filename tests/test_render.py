@@ -312,3 +312,28 @@ def test_interrupted_render_leaves_nothing(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in err
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.engine
+def test_voices_lists_installed_voices_as_json(tmp_path: Path) -> None:
+    out = run_cli(["voices", "--json"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    voices = json.loads(out.stdout)
+    assert any(v["id"] == "gmw/en-us" for v in voices)
+    assert all({"id", "name", "languages", "gender"} <= set(v) for v in voices)
+
+
+@pytest.mark.engine
+def test_a_voice_chosen_by_part_of_its_name_renders(tmp_path: Path) -> None:
+    out = run_cli(["render", "neck-tilt", "--voice", "America, New York", "--minutes", "2", "-o", "v.mp3"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "v.mp3").stat().st_size > 10_000
+
+
+def test_cache_info_and_clear(tmp_path: Path) -> None:
+    assert run_cli(["render", "neck-tilt", "-o", "c.mp3"], tmp_path, VOICEGUIDE_ENGINE="tone").returncode == 0
+    info = json.loads(run_cli(["cache", "info", "--json"], tmp_path).stdout)
+    assert info["clips"] > 5 and info["bytes"] > 0 and info["path"] == str(tmp_path / "cache")
+    cleared = run_cli(["cache", "clear"], tmp_path)
+    assert cleared.returncode == 0 and f"Removed {info['clips']}" in cleared.stdout
+    assert json.loads(run_cli(["cache", "info", "--json"], tmp_path).stdout)["clips"] == 0

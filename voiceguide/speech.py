@@ -193,13 +193,14 @@ class ClipCache:
         return {"path": str(self.root), "clips": len(files), "bytes": size}
 
     def clear(self) -> int:
-        files = list(self.root.glob("*/*")) if self.root.is_dir() else []
-        for f in files:
+        """Delete every cached clip (and the cached encoder measurement); return how many clips went."""
+        clips = list(self.root.glob("*/*.clip")) if self.root.is_dir() else []
+        for f in [*self.root.glob("*/*"), *self.root.glob("*.json")] if self.root.is_dir() else []:
             f.unlink(missing_ok=True)
         for d in self.root.glob("*"):
             with contextlib.suppress(OSError):
                 d.rmdir()
-        return len(files)
+        return len(clips)
 
 
 # --------------------------------------------------------------------------- workers
