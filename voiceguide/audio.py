@@ -18,7 +18,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -327,7 +327,7 @@ class Tags:
     genre: str = "Fitness"
     comment: str = ""
     track: int | None = None
-    year: int = datetime.date.today().year
+    year: int = field(default_factory=lambda: datetime.date.today().year)
 
 
 def write_tags(path: Path, tags: Tags, timeline: Timeline) -> None:

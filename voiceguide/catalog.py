@@ -177,17 +177,18 @@ class Catalog:
         try:
             return self.stretches[stretch_id]
         except KeyError:
-            raise UnknownIdError(_unknown("stretch", stretch_id, self.stretches)) from None
+            raise UnknownIdError(unknown_message("stretch", stretch_id, self.stretches)) from None
 
     def routine(self, routine_id: str) -> Routine:
         try:
             return self.routines[routine_id]
         except KeyError:
             known = [*self.routines, *self.stretches]
-            raise UnknownIdError(_unknown("routine or stretch", routine_id, known)) from None
+            raise UnknownIdError(unknown_message("routine or stretch", routine_id, known)) from None
 
 
-def _unknown(kind: str, value: str, known: Iterable[str]) -> str:
+def unknown_message(kind: str, value: str, known: Iterable[str]) -> str:
+    """'unknown KIND 'VALUE'', with the closest known ids as a suggestion."""
     close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     return f"unknown {kind} '{value}'{hint}"
@@ -376,16 +377,22 @@ check_routine_shape = mapping(ROUTINE_FIELDS)
 # --------------------------------------------------------------------------- building
 
 
-class _Collector:
-    """Turns (path, message) pairs into located problems for one document."""
+class Collector:
+    """Turns (path, message) pairs into located problems for one document.
+
+    A ``#key`` marker anywhere in a path means the problem is the key itself (an unknown key):
+    it is reported on the key's own line, at any depth.
+    """
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.problems: list[Problem] = []
 
     def add(self, path: PathKey, message: str) -> None:
-        if path[:1] == ("#key",):
-            field_path, line = path[1:], self.doc.key_line(path[1:])
+        if "#key" in path:
+            at = path.index("#key")
+            field_path = path[:at] + path[at + 1 :]
+            line = self.doc.key_line(field_path)
         else:
             field_path, line = path, self.doc.line(path)
         name = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in field_path)
@@ -402,7 +409,7 @@ def _range(value: dict[str, Any] | None) -> Range | None:
 
 def stretch_from_document(doc: Document, expected_id: str | None = None) -> Stretch:
     """Validate a stretch document completely and build it, or raise every problem at once."""
-    out = _Collector(doc)
+    out = Collector(doc)
     data = doc.data
     out.extend(check_stretch_shape(data))
     if not out.problems:
@@ -464,7 +471,7 @@ def _spoken_lines(data: dict[str, Any]) -> Iterable[tuple[PathKey, str]]:
 
 def routine_from_document(doc: Document, stretches: dict[str, Stretch], expected_id: str | None = None) -> Routine:
     """Validate a routine against the known stretches and build it, reporting every problem."""
-    out = _Collector(doc)
+    out = Collector(doc)
     data = doc.data
     out.extend(check_routine_shape(data))
     if isinstance(data, dict) and isinstance(data.get("id"), str) and expected_id and data["id"] != expected_id:
@@ -479,7 +486,7 @@ def routine_from_document(doc: Document, stretches: dict[str, Stretch], expected
         path: PathKey = ("stretches", i) if isinstance(raw, str) else ("stretches", i, "id")
         stretch = stretches.get(entry["id"])
         if stretch is None:
-            out.add(path, _unknown("stretch", entry["id"], stretches))
+            out.add(path, unknown_message("stretch", entry["id"], stretches))
             continue
         for key, rng in (("hold", stretch.hold_seconds), ("reps", stretch.reps), ("sets", stretch.sets)):
             value = entry.get(key)

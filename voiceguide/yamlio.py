@@ -125,3 +125,5 @@ def _build(node: yaml.Node, path: PathKey, doc: Document) -> Any:
         return _scalar_loader.construct_object(node)
     except yaml.constructor.ConstructorError as e:
         raise _fail(doc.file, node.start_mark.line + 1, f"invalid value: {e.problem}") from e
+    except ValueError as e:  # a well-formed but impossible value, such as the date 2025-02-30
+        raise _fail(doc.file, node.start_mark.line + 1, f"invalid value '{node.value}': {e}") from e

@@ -1,0 +1,184 @@
+"""``voiceguide pack build|check|list`` and ``voiceguide serve``: podcast packs for a phone."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from ..cli import _catalog
+from ..engines import engine_factory
+from ..errors import CatalogError
+from ..pack import DEFAULT_BASE_URL, BuildResult, EpisodeProgress, Pack, build_pack, bundled_packs, load_pack
+from ..page import clock
+from ..serve import make_server, public_urls, qr_text, running
+
+SPEECH_SHARE = 0.3
+"""How much of an episode's bar speaking its lines fills; building the audio fills the rest."""
+
+
+@contextlib.contextmanager
+def pack_progress(pack: Pack) -> Iterator[EpisodeProgress]:
+    """One display for the whole build: a bar for all episodes and one per episode in progress.
+
+    Off a terminal it prints one line per finished episode instead.
+    """
+    console = Console(stderr=True)
+    titles = {pack.slug(e): e.title for e in pack.episodes}
+    if not console.is_terminal:
+        def plain(slug: str, stage: str, done: float, total: float) -> None:
+            if stage == "done":
+                click.echo(f"Rendered {slug}", err=True)
+
+        yield plain
+        return
+    with Progress(
+        TextColumn("{task.description:<34}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(), console=console, transient=True,
+    ) as bar:
+        overall = bar.add_task("All episodes", total=len(titles))
+        rows: dict[str, TaskID] = {}
+        shares: dict[str, float] = {}
+        finished: set[str] = set()
+
+        def update(slug: str, stage: str, done: float, total: float) -> None:
+            if slug in finished:
+                return
+            fraction = min(1.0, done / total) if total > 0 else 1.0
+            if stage in ("done", "skipped"):
+                share = 1.0
+            elif stage == "speech":
+                share = SPEECH_SHARE * fraction
+            else:
+                share = SPEECH_SHARE + (1 - SPEECH_SHARE) * fraction
+            shares[slug] = max(shares.get(slug, 0.0), share)
+            if stage in ("done", "skipped"):
+                finished.add(slug)
+                if slug in rows:
+                    bar.remove_task(rows.pop(slug))
+                if stage == "done":
+                    console.print(f"Rendered {slug}")
+            else:
+                if slug not in rows:
+                    label = f"{slug.split('-', 1)[0]}  {titles.get(slug, slug)}"
+                    rows[slug] = bar.add_task(label[:34], total=1.0)
+                bar.update(rows[slug], completed=shares[slug])
+            bar.update(overall, completed=sum(shares.values()))
+
+        yield update
+
+
+@click.group()
+def pack() -> None:
+    """Podcast packs: a week of sessions a phone subscribes to."""
+
+
+@pack.command("build")
+@click.argument("pack_spec", metavar="PACK")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to build into (default: output/PACK-ID).")
+@click.option("--base-url", default=None, metavar="URL",
+              help=f"Where the folder will be published; enclosure URLs start with it (default: {DEFAULT_BASE_URL}).")
+@click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0,
+              help="Episodes rendered at once (default: one per core).")
+@click.option("--force", is_flag=True, help="Render every episode again, even those up to date.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the speech clip cache.")
+@click.pass_context
+def build(ctx: click.Context, pack_spec: str, output: Path | None, base_url: str | None, jobs: int,
+          force: bool, no_cache: bool) -> None:
+    """Render PACK's episodes and write its feed, chapters, transcripts, cover and page.
+
+    PACK is a pack id from the catalog's packs folder or a path to a pack YAML file. Episodes
+    that have not changed since the last build are not rendered again.
+    """
+    from ..speech import resolve_voice
+
+    catalog = _catalog(ctx)
+    spec = load_pack(pack_spec, catalog)
+    folder = output or Path("output") / spec.id
+    factory = engine_factory()
+    voice_id = resolve_voice(factory, spec.voice) if spec.voice else None
+    with pack_progress(spec) as progress:
+        result = build_pack(spec, catalog, folder, base_url=base_url, jobs=jobs, force=force,
+                            use_cache=not no_cache, factory=factory, voice_id=voice_id, progress=progress)
+    _summary(result)
+
+
+def _summary(result: BuildResult) -> None:
+    total = sum(e.duration_s for e in result.episodes)
+    click.echo(
+        f"Built {result.folder}: {len(result.episodes)} episodes, {clock(total)} in all "
+        f"({len(result.rendered)} rendered, {len(result.skipped)} up to date) in {result.seconds_taken:.1f} s"
+    )
+    if result.removed:
+        click.echo(f"Removed episodes no longer in the pack: {', '.join(result.removed)}")
+    click.echo(f"  feed: {result.feed}")
+    click.echo(f"  page: {result.page}")
+    click.echo(f"Serve it to a phone on this network: voiceguide serve {result.folder}")
+
+
+@pack.command("check")
+@click.argument("packs", nargs=-1, required=True, metavar="PACK...")
+@click.pass_context
+def check(ctx: click.Context, packs: tuple[str, ...]) -> None:
+    """Validate pack files (or bundled pack ids), reporting every problem at once."""
+    catalog = _catalog(ctx)
+    problems = []
+    for spec in packs:
+        try:
+            load_pack(spec, catalog)
+        except CatalogError as e:
+            problems += e.problems
+    if problems:
+        raise CatalogError(problems)
+    click.echo(f"{len(packs)} pack{'s' if len(packs) != 1 else ''} OK")
+
+
+@pack.command("list")
+@click.pass_context
+def list_packs(ctx: click.Context) -> None:
+    """List the packs of the catalog."""
+    catalog = _catalog(ctx)
+    for pack_id in bundled_packs(catalog):
+        spec = load_pack(pack_id, catalog)
+        click.echo(f"  {spec.id:<28} {len(spec.episodes):>2} episodes  {spec.title}")
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", default="0.0.0.0", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface, so phones on the network can connect).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port).")
+@click.option("--no-qr", is_flag=True, help="Do not print a QR code of the page's address.")
+def serve(folder: Path, host: str, port: int, no_qr: bool) -> None:
+    """Serve a built pack FOLDER on the local network for a phone to play or subscribe.
+
+    Prints the page and feed addresses (and a QR code of the page) for a phone on the same Wi-Fi.
+    Ctrl-C stops it.
+    """
+    server = make_server(folder, host, port)
+    with running(server):
+        page, feed = public_urls(server, host)
+        click.echo(f"Serving {folder} on {host}:{server.server_address[1]}")
+        click.echo(f"Page: {page}")
+        click.echo(f"Feed: {feed}")
+        if host.startswith("127.") or host == "localhost":
+            click.echo("Only this machine can reach it; use --host 0.0.0.0 for phones on the network.")
+        if not no_qr:
+            try:
+                click.echo(qr_text(page))
+            except UnicodeEncodeError:  # a terminal that cannot show block characters
+                click.echo("(no QR code: this terminal cannot show it)")
+        click.echo("Press Ctrl-C to stop.")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            click.echo("Stopped.")
+
+
+COMMANDS = [pack, serve]
