@@ -577,3 +577,28 @@ def test_real_engine_builds_a_small_pack(tmp_path: Path) -> None:
     assert any("Neck Tilt" in c[3] for c in cues)
     again = build(write_pack(tmp_path, data), tmp_path / "out", factory=Pyttsx3Engine, jobs=1)
     assert again.rendered == []
+
+
+def test_the_command_line_and_the_library_agree_on_the_default_base_url() -> None:
+    from voiceguide import pack as library
+    from voiceguide.commands import pack as command
+
+    assert command.DEFAULT_BASE_URL == library.DEFAULT_BASE_URL
+
+
+def test_avoid_applies_to_every_episode_and_rerenders_only_what_changes(tmp_path: Path) -> None:
+    from voiceguide.compose import ComposeOptions
+
+    data = {**SMALL_PACK, "episodes": [
+        {"title": "Kneeling", "routine": {"id": "k", "title": "Kneeling", "stretches": ["cat-cow", "childs-pose"]}},
+        {"title": "Seated", "routine": {"id": "s", "title": "Seated", "stretches": ["neck-tilt"]}},
+    ]}
+    pack_file = write_pack(tmp_path, data)
+    folder = tmp_path / "out"
+    build(pack_file, folder)
+    result = build(pack_file, folder, compose_options=ComposeOptions(avoid=("knees",)))
+    assert result.rendered == ["01-k"]  # the seated episode has nothing to swap, so it is unchanged
+    chapters = json.loads((folder / "episodes" / "01-k.chapters.json").read_text())["chapters"]
+    assert [c["title"] for c in chapters] == ["Seated Cat-Cow", "Knee-to-Chest Stretch"]
+    transcript = (folder / "episodes" / "01-k.vtt").read_text()
+    assert "To look after your knees, we swap Cat-Cow for Seated Cat-Cow" in transcript

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import datetime
 import functools
 import hashlib
@@ -502,13 +503,19 @@ def _render_job(job: _Job, progress: EpisodeProgress | None = None) -> _Rendered
 def episode_hash(pack: Pack, episode: Episode, catalog: Catalog, compose_options: ComposeOptions,
                  audio_options: AudioOptions, tags: Tags, settings: VoiceSettings, engine: str) -> str:
     """A hash of everything that shapes an episode's bytes: routine, stretches, options, voice, tags."""
-    stretch_ids = dict.fromkeys(item.stretch for item in episode.routine.items)
+    from .compose import adapted
+
+    # --avoid shapes an episode only through what it swaps, so an episode it leaves alone keeps its hash
+    routine, changes = adapted(episode.routine, catalog, compose_options)
+    stretch_ids = dict.fromkeys(item.stretch for item in routine.items)
+    compose_fields = {k: v for k, v in asdict(compose_options).items() if k != "avoid"}
     blob = json.dumps({
         "format": PACK_FORMAT,
         "voiceguide": __version__,
-        "routine": episode.routine.to_dict(),
+        "routine": routine.to_dict(),
+        "changes": changes,
         "stretches": [catalog.stretch(s).to_dict() for s in stretch_ids],
-        "compose": asdict(compose_options),
+        "compose": compose_fields,
         "audio": asdict(audio_options),
         "tags": asdict(tags),
         "voice": asdict(settings),
@@ -568,6 +575,7 @@ def build_pack(
     factory: EngineFactory | None = None,
     voice_id: str | None = None,
     progress: EpisodeProgress | None = None,
+    compose_options: ComposeOptions | None = None,
 ) -> BuildResult:
     """Build ``pack`` into ``folder``: render what changed, then write the cover, feed and page.
 
@@ -605,7 +613,7 @@ def build_pack(
         comment = f"{episode.description} {len(episode.routine.items)} stretches: {names}."
         tags = Tags(title=episode.title, album=pack.title, artist=pack.author, comment=comment,
                     track=episode.number, year=published.year)
-        options = ComposeOptions(episode.minutes)
+        options = dataclasses.replace(compose_options or ComposeOptions(), minutes=episode.minutes)
         digest = episode_hash(pack, episode, catalog, options, audio_options, tags, settings, identity)
         info = EpisodeInfo(
             number=episode.number, slug=slug, guid=pack.guid(episode), title=episode.title,

@@ -5,17 +5,21 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from ..cli import _catalog
+from ..cli import _catalog, adapt_options, breath_option, compose_options
 from ..engines import engine_factory
 from ..errors import CatalogError
-from ..pack import DEFAULT_BASE_URL, BuildResult, EpisodeProgress, Pack, build_pack, bundled_packs, load_pack
-from ..page import clock
-from ..serve import make_server, public_urls, qr_text, running
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from ..pack import BuildResult, EpisodeProgress, Pack
+# The pack, feed, page and server modules (and numpy, feedgen, Pillow under them) load only when
+# a pack command runs, so the rest of the command line starts fast.
+DEFAULT_BASE_URL = "http://localhost:8000/"
 
 SPEECH_SHARE = 0.3
 """How much of an episode's bar speaking its lines fills; building the audio fills the rest."""
@@ -27,6 +31,9 @@ def pack_progress(pack: Pack) -> Iterator[EpisodeProgress]:
 
     Off a terminal it prints one line per finished episode instead.
     """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     console = Console(stderr=True)
     titles = {pack.slug(e): e.title for e in pack.episodes}
     if not console.is_terminal:
@@ -87,14 +94,17 @@ def pack() -> None:
               help="Episodes rendered at once (default: one per core).")
 @click.option("--force", is_flag=True, help="Render every episode again, even those up to date.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the speech clip cache.")
+@breath_option
+@adapt_options
 @click.pass_context
 def build(ctx: click.Context, pack_spec: str, output: Path | None, base_url: str | None, jobs: int,
-          force: bool, no_cache: bool) -> None:
+          force: bool, no_cache: bool, breath: tuple[float, float]) -> None:
     """Render PACK's episodes and write its feed, chapters, transcripts, cover and page.
 
     PACK is a pack id from the catalog's packs folder or a path to a pack YAML file. Episodes
     that have not changed since the last build are not rendered again.
     """
+    from ..pack import build_pack, load_pack
     from ..speech import resolve_voice
 
     catalog = _catalog(ctx)
@@ -104,11 +114,14 @@ def build(ctx: click.Context, pack_spec: str, output: Path | None, base_url: str
     voice_id = resolve_voice(factory, spec.voice) if spec.voice else None
     with pack_progress(spec) as progress:
         result = build_pack(spec, catalog, folder, base_url=base_url, jobs=jobs, force=force,
-                            use_cache=not no_cache, factory=factory, voice_id=voice_id, progress=progress)
+                            use_cache=not no_cache, factory=factory, voice_id=voice_id, progress=progress,
+                            compose_options=compose_options(ctx, None, breath))
     _summary(result)
 
 
 def _summary(result: BuildResult) -> None:
+    from ..page import clock
+
     total = sum(e.duration_s for e in result.episodes)
     click.echo(
         f"Built {result.folder}: {len(result.episodes)} episodes, {clock(total)} in all "
@@ -126,6 +139,8 @@ def _summary(result: BuildResult) -> None:
 @click.pass_context
 def check(ctx: click.Context, packs: tuple[str, ...]) -> None:
     """Validate pack files (or bundled pack ids), reporting every problem at once."""
+    from ..pack import load_pack
+
     catalog = _catalog(ctx)
     problems = []
     for spec in packs:
@@ -142,6 +157,8 @@ def check(ctx: click.Context, packs: tuple[str, ...]) -> None:
 @click.pass_context
 def list_packs(ctx: click.Context) -> None:
     """List the packs of the catalog."""
+    from ..pack import bundled_packs, load_pack
+
     catalog = _catalog(ctx)
     for pack_id in bundled_packs(catalog):
         spec = load_pack(pack_id, catalog)
@@ -161,6 +178,8 @@ def serve(folder: Path, host: str, port: int, no_qr: bool) -> None:
     Prints the page and feed addresses (and a QR code of the page) for a phone on the same Wi-Fi.
     Ctrl-C stops it.
     """
+    from ..serve import make_server, public_urls, qr_text, running
+
     server = make_server(folder, host, port)
     with running(server):
         page, feed = public_urls(server, host)
