@@ -7,12 +7,11 @@ that area, it is left out. The session says once, gently, what changed and why.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .catalog import CAUTION_TAGS, Catalog, Routine, RoutineItem, Stretch
-from .errors import BadOptionError, VoiceguideError
+from .catalog import CAUTION_TAGS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
+from .errors import VoiceguideError
 
 REASONS = {
     "knees": "to look after your knees",
@@ -70,16 +69,7 @@ def _join(words: Sequence[str]) -> str:
 
 def parse_tags(value: str | Sequence[str] | None) -> tuple[str, ...]:
     """Caution tags from ``knees,wrists`` (or a list); an unknown tag lists the known ones."""
-    if not value:
-        return ()
-    raw = value.split(",") if isinstance(value, str) else list(value)
-    tags = tuple(dict.fromkeys(t.strip() for t in raw if t.strip()))
-    for tag in tags:
-        if tag not in CAUTION_TAGS:
-            close = difflib.get_close_matches(tag, CAUTION_TAGS, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise BadOptionError(f"--avoid: unknown caution '{tag}'; {hint}known: {', '.join(CAUTION_TAGS)}")
-    return tags
+    return parse_word_list(value, CAUTION_TAGS, "--avoid", "caution")
 
 
 UPRIGHT = frozenset({"standing", "seated"})

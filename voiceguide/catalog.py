@@ -187,6 +187,22 @@ class Catalog:
             raise UnknownIdError(unknown_message("routine or stretch", routine_id, known)) from None
 
 
+def parse_word_list(value: str | Sequence[str] | None, known: Sequence[str], option: str, noun: str) -> tuple[str, ...]:
+    """Words from ``a,b`` (or a list), each checked against a vocabulary; an unknown one lists them all."""
+    from .errors import BadOptionError
+
+    if not value:
+        return ()
+    raw = value.split(",") if isinstance(value, str) else list(value)
+    words = tuple(dict.fromkeys(w.strip() for w in raw if w.strip()))
+    for word in words:
+        if word not in known:
+            close = difflib.get_close_matches(word, known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise BadOptionError(f"{option}: unknown {noun} '{word}'; {hint}known: {', '.join(known)}")
+    return words
+
+
 def unknown_message(kind: str, value: str, known: Iterable[str]) -> str:
     """'unknown KIND 'VALUE'', with the closest known ids as a suggestion."""
     close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.5)

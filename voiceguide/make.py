@@ -9,14 +9,13 @@ removed until the composer can fit the minutes asked for.
 
 from __future__ import annotations
 
-import difflib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import yaml
 
-from .catalog import FOCUS_AREAS, Catalog, Routine, RoutineItem, Stretch
+from .catalog import FOCUS_AREAS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
 from .compose import ComposeOptions, compose
 from .errors import BadOptionError, FitError, VoiceguideError
 
@@ -50,14 +49,9 @@ class Request:
 
 def parse_focus(value: str) -> tuple[str, ...]:
     """Focus areas from ``lower-back,hips``; an unknown one lists the known areas."""
-    areas = tuple(dict.fromkeys(a.strip() for a in value.split(",") if a.strip()))
+    areas = parse_word_list(value, FOCUS_AREAS, "--focus", "area")
     if not areas:
         raise BadOptionError(f"--focus: name at least one area ({', '.join(FOCUS_AREAS)})")
-    for area in areas:
-        if area not in FOCUS_AREAS:
-            close = difflib.get_close_matches(area, FOCUS_AREAS, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise BadOptionError(f"--focus: unknown area '{area}'; {hint}known: {', '.join(FOCUS_AREAS)}")
     return areas
 
 
