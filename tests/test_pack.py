@@ -88,6 +88,16 @@ def build(pack_file: Path, folder: Path, **options: Any) -> BuildResult:
     return build_pack(load_pack(pack_file, catalog), catalog, folder, **options)
 
 
+def build_tone_pack(factory: pytest.TempPathFactory, name: str, episodes: int, **options: Any) -> BuildResult:
+    """The first ``episodes`` of the small pack, built with the tone engine into a fresh folder."""
+    root = factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VOICEGUIDE_ENGINE", "tone")
+        mp.setenv("VOICEGUIDE_CACHE_DIR", str(factory.getbasetemp() / "clips"))
+        data = dict(SMALL_PACK, episodes=SMALL_PACK["episodes"][:episodes])
+        return build(write_pack(root, data), root / "pack", **options)
+
+
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Every file's bytes and modification time, by path."""
     return {

@@ -18,7 +18,7 @@ import pytest
 from voiceguide.pack import read_manifest
 from voiceguide.serve import PackServer, make_server
 
-from .test_pack import SMALL_PACK, build, write_pack
+from .test_pack import build_tone_pack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
@@ -40,12 +40,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-episode pack: the first with two chapters, the second with one."""
-    root = tmp_path_factory.mktemp("page")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VOICEGUIDE_ENGINE", "tone")
-        mp.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "clips"))
-        data = dict(SMALL_PACK, episodes=SMALL_PACK["episodes"][:2])
-        return build(write_pack(root, data), root / "pack", jobs=2).folder
+    return build_tone_pack(tmp_path_factory, "page", 2, jobs=2).folder
 
 
 @pytest.fixture(scope="module")

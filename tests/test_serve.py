@@ -23,7 +23,7 @@ from voiceguide import serve as serve_module
 from voiceguide.cli import main
 from voiceguide.serve import NotAPackError, PackServer, Unsatisfiable, make_server, parse_range, public_urls, qr_text
 
-from .test_pack import NS, SMALL_PACK, build, write_pack
+from .test_pack import NS, build_tone_pack
 
 BUILT_WITH = "https://example.org/pack/"
 MP3 = "/episodes/01-tilts-and-rolls.mp3"
@@ -33,12 +33,8 @@ SECRET = b"TOP SECRET: outside the pack"
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A one-episode pack, with a secret file beside it and links that point in and out."""
-    root = tmp_path_factory.mktemp("served")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VOICEGUIDE_ENGINE", "tone")
-        mp.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "clips"))
-        data = dict(SMALL_PACK, episodes=SMALL_PACK["episodes"][:1])
-        result = build(write_pack(root, data), root / "pack", base_url=BUILT_WITH)
+    result = build_tone_pack(tmp_path_factory, "served", 1, base_url=BUILT_WITH)
+    root = result.folder.parent
     (root / "secret.txt").write_bytes(SECRET)
     (result.folder / "link-out.txt").symlink_to(root / "secret.txt")
     (result.folder / "up").symlink_to(root, target_is_directory=True)
