@@ -361,8 +361,9 @@ class _Planner:
                 if dose.sets > 1:
                     self.say(f"Set {number_words(k)} of {number_words(dose.sets)}.", "count")
                 if k == 1:
-                    self.say(_say_side(stretch.breath_in, side), "breath")
+                    # counted repetitions put the effort on the breath out, so that line leads
                     self.say(_say_side(stretch.breath_out, side), "breath")
+                    self.say(_say_side(stretch.breath_in, side), "breath")
                 for rep in range(1, dose.reps + 1):
                     count = Say(_cap(number_words(rep)) + ".", "count")
                     if dose.hold:
