@@ -508,12 +508,6 @@ def doses_for(
     return doses
 
 
-def doses_at(stretches: Sequence[Stretch], items: Sequence[RoutineItem], t: float) -> list[Dose]:
-    """The doses at scale ``t`` in [-2, 2]: holds and reps move first (|t| <= 1), then sets."""
-    ladder, base = set_ladder(stretches, items)
-    return doses_for(stretches, items, max(-1.0, min(1.0, t)), ladder[_ladder_index(t, len(ladder), base)])
-
-
 def _ladder_index(t: float, rungs: int, base: int) -> int:
     outer = t - max(-1.0, min(1.0, t))
     room = (rungs - 1 - base) if outer > 0 else base
