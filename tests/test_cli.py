@@ -343,3 +343,18 @@ def test_python_m_voiceguide_error_has_no_traceback() -> None:
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "did you mean cat-cow" in proc.stderr
+
+
+def test_command_modules_register_whichever_is_imported_first() -> None:
+    """A command module imported before the CLI must still end up registered (no import-order trap)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import voiceguide.commands.live, voiceguide.commands.pack, click\n"
+        "from voiceguide.cli import main\n"
+        "print(sorted(main.list_commands(click.Context(main))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for name in ("play", "pack", "serve", "render", "make"):
+        assert f"'{name}'" in out

@@ -73,7 +73,31 @@ def _emit(text: str, output: Path | None) -> None:
         click.echo(f"Wrote {output}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CommandGroup(click.Group):
+    """The top-level group: the commands in voiceguide/commands/ join it when it is first asked for one.
+
+    Loading them lazily means a command module may import this one (for the shared options)
+    in any order, and nothing is registered half-initialized.
+    """
+
+    _loaded = False
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for command in load_extra_commands():
+                self.add_command(command)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="voiceguide")
 @click.option(
     "--catalog",
@@ -450,8 +474,6 @@ def make(
     )
 
 
-for _command in load_extra_commands():
-    main.add_command(_command)
 
 
 def run() -> None:

@@ -1421,10 +1421,10 @@ class LiveSession:
                 stack.enter_context(stop_on_signals(scheduler))
             stack.enter_context(_switch_interval(0.001))
             stack.enter_context(_frozen_heap())
+            if self.keys:  # keys are live before anything is shown
+                stack.enter_context(KeyReader(scheduler.post, self.key_stream))
             scheduler.display.open(scheduler)
             stack.callback(scheduler.display.close)
-            if self.keys:
-                stack.enter_context(KeyReader(scheduler.post, self.key_stream))
             result = scheduler.run()
         if self.events_path is not None:
             write_events(self.events_path, result.events)
