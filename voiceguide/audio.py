@@ -1,9 +1,10 @@
 """Timeline + clips -> one PCM stream -> MP3 with tags, chapters and podcast loudness.
 
-:class:`SessionAudio` is the one streaming core: it levels each distinct clip once, measures the
-whole session's loudness from the clips' K-weighted energy (no second pass over the audio), and
-yields the session as PCM chunks in time order. The MP3 writer, and anything else that needs the
-session's sound, consumes those chunks.
+:class:`SessionAudio` is the one streaming core: it takes each distinct clip once (leveled by the
+worker that made it), measures the whole session's loudness from the clips' K-weighted energy (no
+pass over the audio), and yields any span of the session as PCM chunks in time order, with the
+music bed mixed under it. The MP3 encoder consumes those spans; live playback takes the same
+leveled sounds cue by cue.
 """
 
 from __future__ import annotations
@@ -215,10 +216,6 @@ class SessionAudio:
             bins[first : first + len(energy)] += energy
         return level.session_loudness(bins)
 
-    def chunks(self) -> Iterator[bytes]:
-        """The session as little-endian int16 PCM, in pieces of about a second."""
-        return self.span_chunks(0, self.total_samples)
-
     def _duck_spans(self) -> list[tuple[int, int]]:
         """Where the music is held down: every spoken line, with gaps shorter than two ramps merged."""
         ramp = round(DUCK_RAMP_S * SAMPLE_RATE)
@@ -397,7 +394,3 @@ def _order_chapter_frames(path: Path) -> None:
         ordered = [next(chapters) if fr[:4] == b"CHAP" else fr for fr in frames]
         f.seek(10)
         f.write(b"".join(ordered) + padding)
-
-
-def mp3_size(path: Path) -> int:
-    return os.path.getsize(path)
