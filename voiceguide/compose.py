@@ -66,10 +66,14 @@ def number_words(n: int) -> str:
 
 
 def estimate_speech_seconds(text: str, wpm: float = DEFAULT_WPM) -> float:
-    """A speech length estimate from words and sentence breaks, for when no audio exists yet."""
+    """A speech length estimate from words and sentence breaks, for when no audio exists yet.
+
+    Fitted to eSpeak NG's trimmed clips of the catalog's 290 distinct lines at 140 words a minute
+    (mean error 0.2 s a line): its words come faster than the nominal rate, its pauses longer.
+    """
     words = len(re.findall(r"[\w']+", text))
     breaks = len(re.findall(r"[.,;:!?](?=\s)", text))
-    return round(0.15 + words * 60.0 / wpm + 0.25 * breaks, 3)
+    return round(0.32 + words * 39.0 / wpm + 0.53 * breaks, 3)
 
 
 def parse_breath(value: str) -> tuple[float, float]:
