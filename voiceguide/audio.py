@@ -171,10 +171,9 @@ class SessionAudio:
         self.total_samples = round(timeline.duration_s * SAMPLE_RATE)
         clips: dict[str, Clip] = {}
         for cue in timeline.cues:
-            if cue.kind == "speech" and cue.text is not None and cue.text not in clips:
-                clips[cue.text] = clip_for(cue.text)
-            elif cue.kind == "tone" and options.chimes and _tone_key(cue.role) not in clips:
-                clips[_tone_key(cue.role)] = _tone_clip(cue.role, cue.duration_s)
+            key = self.key_of(cue)
+            if key is not None and key not in clips:
+                clips[key] = clip_for(key) if cue.kind == "speech" else _tone_clip(cue.role, cue.duration_s)
         self.measured_lufs = self._measure(clips)
         target = options.loudness_lufs - encoder_gain
         gain = 10 ** ((target - self.measured_lufs) / 20) if math.isfinite(self.measured_lufs) else 1.0
@@ -190,21 +189,25 @@ class SessionAudio:
         self.music = MusicBed(options.music, options.loudness_lufs - MUSIC_BELOW_SPEECH_LU) if options.music else None
         self._ducks = self._duck_spans() if self.music else []
 
+    def key_of(self, cue: Cue) -> str | None:
+        """Which sound a cue plays: its line's text, a tone's key, or None for silence."""
+        if cue.kind == "speech" and cue.text is not None:
+            return cue.text
+        if cue.kind == "tone" and self.options.chimes:
+            return f"\0tone:{cue.role}"
+        return None
+
     def sound_for(self, cue: Cue) -> np.ndarray | None:
         """The int16 samples a cue plays (a spoken line or a tone), or None for silence."""
-        if cue.kind == "speech" and cue.text is not None:
-            return self.sounds[cue.text]
-        if cue.kind == "tone" and self.options.chimes:
-            return self.sounds[_tone_key(cue.role)]
-        return None
+        key = self.key_of(cue)
+        return None if key is None else self.sounds[key]
 
     def placed(self) -> Iterator[tuple[int, str]]:
         """(start sample, sound key) of every cue that makes sound, in order."""
         for cue in self.timeline.cues:
-            if cue.kind == "speech" and cue.text is not None:
-                yield round(cue.start_s * SAMPLE_RATE), cue.text
-            elif cue.kind == "tone" and self.options.chimes:
-                yield round(cue.start_s * SAMPLE_RATE), _tone_key(cue.role)
+            key = self.key_of(cue)
+            if key is not None:
+                yield round(cue.start_s * SAMPLE_RATE), key
 
     def _measure(self, clips: dict[str, Clip]) -> float:
         """Integrated loudness of the session from each clip's energy bins where it plays."""
@@ -289,10 +292,6 @@ class SessionAudio:
                 if lo < hi:
                     mix[lo - a : hi - a] += pcm[lo - start : hi - start]
             yield np.clip(np.round(mix), -32768, 32767).astype("<i2").tobytes()
-
-
-def _tone_key(role: str) -> str:
-    return f"\0tone:{role}"
 
 
 @functools.lru_cache(maxsize=8)
