@@ -125,8 +125,14 @@ def load_espeak() -> str:
 class Pyttsx3Engine:
     """pyttsx3 with one ``save_to_file`` per ``runAndWait``, as the library requires."""
 
-    def __init__(self, settings: VoiceSettings) -> None:
+    @staticmethod
+    def describe() -> str:
+        """The identity for cache keys: pyttsx3's version and which eSpeak NG or native driver."""
         backend = load_espeak() if platform.system() == "Linux" else platform.system()
+        return f"pyttsx3-{importlib.metadata.version('pyttsx3')}/{backend}"
+
+    def __init__(self, settings: VoiceSettings) -> None:
+        self.identity = self.describe()  # also loads eSpeak NG before pyttsx3 looks for it
         try:
             import pyttsx3
 
@@ -136,7 +142,6 @@ class Pyttsx3Engine:
                 f"cannot start the pyttsx3 speech engine ({type(e).__name__}: {e}); on Linux install "
                 "espeakng-loader, on macOS and Windows the system voices must be available"
             ) from e
-        self.identity = f"pyttsx3-{importlib.metadata.version('pyttsx3')}/{backend}"
         if settings.voice:
             self._engine.setProperty("voice", settings.voice)
         self._engine.setProperty("rate", settings.rate)
@@ -224,9 +229,13 @@ class ToneEngine:
 
     sample_rate = 22050
 
+    @staticmethod
+    def describe() -> str:
+        return "tone-1"
+
     def __init__(self, settings: VoiceSettings) -> None:
         self.settings = settings
-        self.identity = "tone-1"
+        self.identity = self.describe()
 
     @staticmethod
     def seconds(text: str) -> float:

@@ -403,20 +403,9 @@ class Speech:
 
 
 def engine_identity(factory: EngineFactory) -> str:
-    """Identity of an engine for cache keys, computed without synthesizing anything."""
-    from .engines import Pyttsx3Engine, ToneEngine
-
-    if factory is ToneEngine:
-        return "tone-1"
-    if factory is Pyttsx3Engine:
-        import importlib.metadata
-        import platform
-
-        from .engines import load_espeak
-
-        backend = load_espeak() if platform.system() == "Linux" else platform.system()
-        return f"pyttsx3-{importlib.metadata.version('pyttsx3')}/{backend}"
-    return getattr(factory, "__qualname__", repr(factory))
+    """Identity of an engine for cache keys, computed without starting or synthesizing anything."""
+    describe = getattr(factory, "describe", None)
+    return str(describe()) if callable(describe) else getattr(factory, "__qualname__", repr(factory))
 
 
 def list_voices(factory: EngineFactory) -> list[VoiceInfo]:
