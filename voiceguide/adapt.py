@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .catalog import CAUTION_TAGS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
+from .compose import join_words
 from .errors import VoiceguideError
 
 REASONS = {
@@ -56,15 +57,11 @@ def spoken_changes(changes: Sequence[Change]) -> list[str]:
         dropped = [c.original.name for c in group if c.replacement is None]
         parts = []
         if swaps:
-            parts.append("we swap " + _join(swaps))
+            parts.append("we swap " + join_words(swaps))
         if dropped:
-            parts.append("we leave out " + _join(dropped))
+            parts.append("we leave out " + join_words(dropped))
         lines.append(f"{reason[:1].upper()}{reason[1:]}, {' and '.join(parts)}.")
     return lines
-
-
-def _join(words: Sequence[str]) -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def parse_tags(value: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -426,7 +426,8 @@ _CONDITION_NAMES = {
 }
 
 
-def _join(words: Sequence[str], last: str = "and") -> str:
+def join_words(words: Sequence[str], last: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c': a list as it is said aloud."""
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
@@ -436,11 +437,11 @@ def safety_lines(stretches: Sequence[Stretch]) -> list[str]:
     lines = []
     body = [t for t in _BODY_TAGS if t in tags]
     if body:
-        lines.append(f"Take extra care of your {_join(body)} today.")
+        lines.append(f"Take extra care of your {join_words(body)} today.")
     if "balance" in tags:
         lines.append("Some moves need balance, so keep a wall or a chair within reach.")
     conditions = [name for tag, name in _CONDITION_NAMES.items() if tag in tags]
-    who = [f"have {_join(conditions, 'or')}"] if conditions else []
+    who = [f"have {join_words(conditions, 'or')}"] if conditions else []
     if "pregnancy" in tags:
         who.append("are pregnant")
     if who:
