@@ -228,18 +228,10 @@ def _prefixed(problem: Problem, prefix: str) -> Problem:
     return Problem(problem.file, problem.line, name, problem.message)
 
 
-def _key_first(path: PathKey) -> PathKey:
-    """Move a nested ``#key`` marker to the front, where the collector looks for it, so an
-    unknown key deep inside an episode is reported on its own line."""
-    if "#key" not in path[1:]:
-        return path
-    at = path.index("#key")
-    return ("#key", *path[:at], *path[at + 1 :])
-
-
 def _under(problems: list[tuple[PathKey, str]], prefix: PathKey) -> bool:
+    """True if any problem lies at or under ``prefix`` (an unknown key's ``#key`` marker ignored)."""
     n = len(prefix)
-    return any(p[:n] == prefix or (p[:1] == ("#key",) and p[1 : n + 1] == prefix) for p, _ in problems)
+    return any(tuple(q for q in p if q != "#key")[:n] == prefix for p, _ in problems)
 
 
 def pack_from_document(doc: Document, catalog: Catalog, base_dir: Path | None = None,
@@ -252,7 +244,7 @@ def pack_from_document(doc: Document, catalog: Catalog, base_dir: Path | None = 
     """
     out = Collector(doc)
     data = doc.data
-    shape = [(_key_first(path), message) for path, message in check_pack_shape(data)]
+    shape = check_pack_shape(data)
     out.extend(shape)
     if not isinstance(data, dict):
         raise CatalogError(out.problems)
