@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--bitrate", default="64k")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
-    from voiceguide.ffmpeg import ffmpeg_path
+    from voiceguide.sound.ffmpeg import ffmpeg_path
 
     ffmpeg = ffmpeg_path()
     voiceguide = str(Path(sys.executable).parent / "voiceguide")

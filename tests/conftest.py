@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.catalog import Catalog, load_catalog
+from voiceguide.catalog.model import Catalog, load_catalog
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

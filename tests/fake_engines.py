@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from voiceguide.engines import ToneEngine, VoiceInfo, VoiceSettings
+from voiceguide.voice.engines import ToneEngine, VoiceInfo, VoiceSettings
 
 
 class EmptyEngine:

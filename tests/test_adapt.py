@@ -8,13 +8,13 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import bundled, fake_length
-from voiceguide.adapt import avoid_cautions, parse_tags
-from voiceguide.catalog import CAUTION_TAGS, FLOOR_POSITIONS, Catalog, check_files, resolve_routine
+from voiceguide.catalog.model import CAUTION_TAGS, FLOOR_POSITIONS, Catalog, check_files, resolve_routine
 from voiceguide.cli import main
-from voiceguide.compose import ComposeOptions, compose
 from voiceguide.errors import BadOptionError, FitError
-from voiceguide.make import NoStretchesError, Request, make_routine, parse_focus, routine_yaml
-from voiceguide.timeline import Timeline
+from voiceguide.session.adapt import avoid_cautions, parse_tags
+from voiceguide.session.compose import ComposeOptions, compose
+from voiceguide.session.make import NoStretchesError, Request, make_routine, parse_focus, routine_yaml
+from voiceguide.session.timeline import Timeline
 
 ROUTINES = sorted(bundled().routines)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from voiceguide.catalog import (
+from voiceguide.catalog.model import (
     CAUTION_TAGS,
     FOCUS_AREAS,
     POSITIONS,
@@ -22,8 +22,8 @@ from voiceguide.catalog import (
     load_catalog,
     resolve_routine,
 )
+from voiceguide.catalog.yamlio import parse_document
 from voiceguide.errors import CatalogError, Problem, UnknownIdError
-from voiceguide.yamlio import parse_document
 
 from .conftest import CATALOG_DIR, INVALID, VALID, error_lines
 
@@ -288,7 +288,7 @@ def test_single_anchor_is_rejected_even_without_an_alias() -> None:
 
 
 def test_nesting_at_the_limit_is_allowed_and_one_more_is_not() -> None:
-    from voiceguide.yamlio import MAX_DEPTH
+    from voiceguide.catalog.yamlio import MAX_DEPTH
 
     def nested(depth: int) -> str:  # the top-level mapping is one level
         return "cues: " + "[" * (depth - 1) + "x" + "]" * (depth - 1) + "\n"

@@ -12,17 +12,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voiceguide.catalog import Catalog, Routine, RoutineItem, Stretch, stretch_from_document
-from voiceguide.compose import (
+from voiceguide.catalog.model import Catalog, Routine, RoutineItem, Stretch, stretch_from_document
+from voiceguide.catalog.yamlio import parse_document
+from voiceguide.errors import BadOptionError, FitError
+from voiceguide.session.compose import (
     ComposeOptions,
     compose,
     estimate_speech_seconds,
     number_words,
     parse_breath,
 )
-from voiceguide.errors import BadOptionError, FitError
-from voiceguide.timeline import SILENCE_ROLES, SPEECH_ROLES, TONE_ROLES, Cue, Timeline
-from voiceguide.yamlio import parse_document
+from voiceguide.session.timeline import SILENCE_ROLES, SPEECH_ROLES, TONE_ROLES, Cue, Timeline
 
 from .conftest import VALID, bundled, fake_length
 

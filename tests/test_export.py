@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voiceguide.compose import ComposeOptions, compose
-from voiceguide.export import FORMATS, render_text, to_srt, to_text, to_vtt
-from voiceguide.timeline import Chapter, Cue, Timeline
+from voiceguide.session.compose import ComposeOptions, compose
+from voiceguide.session.export import FORMATS, render_text, to_srt, to_text, to_vtt
+from voiceguide.session.timeline import Chapter, Cue, Timeline
 
 from .conftest import bundled, fake_length
 
@@ -63,7 +63,7 @@ def timeline() -> Timeline:
 @pytest.fixture(scope="module")
 def sided_timeline() -> Timeline:
     catalog = bundled()
-    from voiceguide.catalog import resolve_routine
+    from voiceguide.catalog.model import resolve_routine
 
     return compose(resolve_routine("cat-cow,figure-four", catalog), catalog, ComposeOptions(), fake_length)
 

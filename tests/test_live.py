@@ -27,12 +27,9 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from voiceguide.audio import AudioOptions, SessionAudio
-from voiceguide.catalog import Catalog, resolve_routine
+from voiceguide.catalog.model import Catalog, resolve_routine
 from voiceguide.cli import main
-from voiceguide.compose import ComposeOptions, compose
-from voiceguide.engines import ToneEngine, VoiceSettings
-from voiceguide.live import (
+from voiceguide.live.session import (
     Command,
     CueEvent,
     FakeClock,
@@ -49,9 +46,12 @@ from voiceguide.live import (
     open_sink,
     platform_backends,
 )
-from voiceguide.render import compose_spoken
-from voiceguide.speech import SAMPLE_RATE, ClipCache, Speech
-from voiceguide.timeline import Chapter, Cue, Timeline
+from voiceguide.session.compose import ComposeOptions, compose
+from voiceguide.session.timeline import Chapter, Cue, Timeline
+from voiceguide.sound.audio import AudioOptions, SessionAudio
+from voiceguide.sound.render import compose_spoken
+from voiceguide.voice.engines import ToneEngine, VoiceSettings
+from voiceguide.voice.speech import SAMPLE_RATE, ClipCache, Speech
 
 from .conftest import REPO, fake_length
 
@@ -485,7 +485,7 @@ def test_subprocess_player_gets_the_exact_samples_on_time(monkeypatch: pytest.Mo
     tl = Timeline("Test", "test", 2.5, (Chapter("Sit", "sit", 1.2, 2.5),), cues)
     engine = ToneEngine(VoiceSettings())
     speech = Speech(ToneEngine, VoiceSettings(), cache=None)
-    from voiceguide.speech import clip_from_audio
+    from voiceguide.voice.speech import clip_from_audio
 
     clips = {c.text: clip_from_audio(engine.synthesize(c.text)) for c in cues if c.text}
     speech._clips.update(clips)
@@ -592,8 +592,8 @@ def _alive(pid: int) -> bool:
 
 
 def test_the_command_offers_every_backend_the_library_knows() -> None:
-    from voiceguide import live
     from voiceguide.commands import live as command
+    from voiceguide.live import session as live
 
     assert command.BACKENDS == live.BACKENDS
     assert set(live.platform_backends("linux")) | set(live.platform_backends("darwin")) | set(
@@ -935,7 +935,7 @@ def test_play_with_the_real_speech_engine(tmp_path: Path) -> None:
 
 
 def test_the_command_line_offers_every_backend_the_player_knows() -> None:
-    from voiceguide import live
     from voiceguide.commands import live as command
+    from voiceguide.live import session as live
 
     assert command.BACKENDS == live.BACKENDS

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voiceguide.ffmpeg import ffmpeg_path
-from voiceguide.mp3 import (
+from voiceguide.sound.ffmpeg import ffmpeg_path
+from voiceguide.sound.mp3 import (
     DELAY,
     FRAME,
     MARGIN,

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from tests.test_render import decode, ebur128
-from voiceguide.audio import AudioOptions
-from voiceguide.catalog import Catalog, resolve_routine
-from voiceguide.engines import ToneEngine, VoiceSettings
-from voiceguide.ffmpeg import ffmpeg_path
-from voiceguide.render import RenderResult, render
-from voiceguide.speech import SAMPLE_RATE, ClipCache, Speech
+from voiceguide.catalog.model import Catalog, resolve_routine
+from voiceguide.sound.audio import AudioOptions
+from voiceguide.sound.ffmpeg import ffmpeg_path
+from voiceguide.sound.render import RenderResult, render
+from voiceguide.voice.engines import ToneEngine, VoiceSettings
+from voiceguide.voice.speech import SAMPLE_RATE, ClipCache, Speech
 
 pytestmark = pytest.mark.ffmpeg
 MUSIC_HZ = 110.0  # under every tone-engine voice (220-420 Hz) and chime (440 Hz and up)

@@ -28,13 +28,13 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 from PIL import Image
 
-from voiceguide.catalog import FLOOR_POSITIONS
+from voiceguide.catalog.model import FLOOR_POSITIONS
 from voiceguide.cli import main
-from voiceguide.cover import MAX_SIZE, MIN_SIZE, generate_cover, podcast_cover
-from voiceguide.engines import Pyttsx3Engine, ToneEngine
 from voiceguide.errors import BadOptionError, UnknownIdError
-from voiceguide.feed import ITUNES_NS, PODCAST_NS, normalize_base_url
-from voiceguide.pack import MANIFEST, BuildResult, PackBuildError, build_pack, load_pack, read_manifest
+from voiceguide.podcast.cover import MAX_SIZE, MIN_SIZE, generate_cover, podcast_cover
+from voiceguide.podcast.feed import ITUNES_NS, PODCAST_NS, normalize_base_url
+from voiceguide.podcast.pack import MANIFEST, BuildResult, PackBuildError, build_pack, load_pack, read_manifest
+from voiceguide.voice.engines import Pyttsx3Engine, ToneEngine
 
 from .conftest import FIXTURES, bundled, error_lines
 from .test_export import parse_vtt
@@ -590,14 +590,14 @@ def test_real_engine_builds_a_small_pack(tmp_path: Path) -> None:
 
 
 def test_the_command_line_and_the_library_agree_on_the_default_base_url() -> None:
-    from voiceguide import pack as library
     from voiceguide.commands import pack as command
+    from voiceguide.podcast import pack as library
 
     assert command.DEFAULT_BASE_URL == library.DEFAULT_BASE_URL
 
 
 def test_avoid_applies_to_every_episode_and_rerenders_only_what_changes(tmp_path: Path) -> None:
-    from voiceguide.compose import ComposeOptions
+    from voiceguide.session.compose import ComposeOptions
 
     data = {**SMALL_PACK, "episodes": [
         {"title": "Kneeling", "routine": {"id": "k", "title": "Kneeling", "stretches": ["cat-cow", "childs-pose"]}},

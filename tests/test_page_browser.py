@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from voiceguide.pack import read_manifest
-from voiceguide.serve import PackServer, make_server
+from voiceguide.podcast.pack import read_manifest
+from voiceguide.podcast.serve import PackServer, make_server
 
 from .test_pack import build_tone_pack
 

@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from voiceguide.audio import AudioOptions
-from voiceguide.catalog import Catalog, resolve_routine
+from voiceguide.catalog.model import Catalog, resolve_routine
 from voiceguide.cli import main
-from voiceguide.compose import ComposeOptions
-from voiceguide.engines import Pyttsx3Engine, ToneEngine, VoiceSettings
-from voiceguide.ffmpeg import ffmpeg_path
-from voiceguide.render import RenderResult, render
-from voiceguide.speech import SAMPLE_RATE, ClipCache, Speech
+from voiceguide.session.compose import ComposeOptions
+from voiceguide.sound.audio import AudioOptions
+from voiceguide.sound.ffmpeg import ffmpeg_path
+from voiceguide.sound.render import RenderResult, render
+from voiceguide.voice.engines import Pyttsx3Engine, ToneEngine, VoiceSettings
+from voiceguide.voice.speech import SAMPLE_RATE, ClipCache, Speech
 
 pytestmark = pytest.mark.ffmpeg
 
@@ -283,7 +283,7 @@ def test_render_into_an_unwritable_folder(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_missing_espeak_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    import voiceguide.engines as engines
+    import voiceguide.voice.engines as engines
     from voiceguide.errors import SpeechEngineError
 
     monkeypatch.setattr(engines, "_espeak_loaded", None)

@@ -19,9 +19,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from voiceguide import serve as serve_module
 from voiceguide.cli import main
-from voiceguide.serve import NotAPackError, PackServer, Unsatisfiable, make_server, parse_range, public_urls, qr_text
+from voiceguide.podcast import serve as serve_module
+from voiceguide.podcast.serve import (
+    NotAPackError,
+    PackServer,
+    Unsatisfiable,
+    make_server,
+    parse_range,
+    public_urls,
+    qr_text,
+)
 
 from .test_pack import NS, build_tone_pack
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from tests.fake_engines import BrokenStartEngine, EmptyEngine, FlakyEngine, HangingEngine
-from voiceguide.engines import Pyttsx3Engine, ToneEngine, VoiceSettings
 from voiceguide.errors import SpeechEngineError
-from voiceguide.speech import (
+from voiceguide.voice.engines import Pyttsx3Engine, ToneEngine, VoiceSettings
+from voiceguide.voice.speech import (
     SAMPLE_RATE,
     Clip,
     ClipCache,
@@ -145,7 +145,7 @@ def test_real_engine_rate_changes_length() -> None:
 
 
 def test_bundled_espeak_data_path_is_short_enough() -> None:
-    from voiceguide.engines import ESPEAK_DATA_PATH_LIMIT, _short_data_path
+    from voiceguide.voice.engines import ESPEAK_DATA_PATH_LIMIT, _short_data_path
 
     long_path = "/" + "x" * 200
     short = _short_data_path(long_path)

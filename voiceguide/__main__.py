@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .cli import run
+from voiceguide.cli import run
 
 run()

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__
-from .catalog import Catalog, check_files, load_catalog, resolve_routine
-from .compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath
-from .engines import DEFAULT_RATE_WPM, VoiceSettings, engine_factory
-from .errors import CatalogError, UnknownIdError
-from .export import FORMATS, render_text
-from .fileio import write_text_atomic
-from .timeline import Timeline
+from voiceguide import __version__
+from voiceguide.catalog.model import Catalog, check_files, load_catalog, resolve_routine
+from voiceguide.errors import CatalogError, UnknownIdError
+from voiceguide.fileio import write_text_atomic
+from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath
+from voiceguide.session.export import FORMATS, render_text
+from voiceguide.session.timeline import Timeline
+from voiceguide.voice.engines import DEFAULT_RATE_WPM, VoiceSettings, engine_factory
 
 if TYPE_CHECKING:
-    from .speech import Speech
+    from voiceguide.voice.speech import Speech
 # numpy, rich and the audio modules load only in the commands that use them, so that
 # 'list', 'show', 'script' and 'check' start fast.
 
@@ -29,7 +29,7 @@ def load_extra_commands() -> list[click.Command]:
     import importlib
     import pkgutil
 
-    from . import commands
+    from voiceguide import commands
 
     found: list[click.Command] = []
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
@@ -191,7 +191,7 @@ def adapt_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def compose_options(ctx: click.Context, minutes: float | None, breath: tuple[float, float]) -> ComposeOptions:
     """ComposeOptions from --minutes, --breath and the options of :func:`adapt_options`."""
-    from .adapt import parse_tags
+    from voiceguide.session.adapt import parse_tags
 
     adapt = ctx.ensure_object(dict).get("adapt", {})
     return ComposeOptions(
@@ -285,7 +285,7 @@ def voice_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def open_speech(voice: str | None, rate: int, volume: float, no_cache: bool, jobs: int) -> Speech:
     """The speech layer for these options, with the voice resolved to one installed voice."""
-    from .speech import ClipCache, Speech, default_cache_dir, resolve_voice
+    from voiceguide.voice.speech import ClipCache, Speech, default_cache_dir, resolve_voice
 
     factory = engine_factory()
     voice_id = resolve_voice(factory, voice) if voice else None
@@ -348,9 +348,9 @@ def render(
     """
     if captions_path is not None and captions_path.suffix.lower() not in (".vtt", ".srt"):
         raise click.BadParameter("captions file must end in .vtt or .srt", param_hint="--captions")
-    from .audio import AudioOptions, parse_bitrate
-    from .progress import progress_display
-    from .render import render as render_session
+    from voiceguide.progress import progress_display
+    from voiceguide.sound.audio import AudioOptions, parse_bitrate
+    from voiceguide.sound.render import render as render_session
 
     audio = AudioOptions(parse_bitrate(bitrate), loudness, not no_chimes, music)
     catalog = _catalog(ctx)
@@ -386,7 +386,7 @@ def _clock(seconds: float) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def voices(as_json: bool) -> None:
     """List the installed voices."""
-    from .speech import list_voices
+    from voiceguide.voice.speech import list_voices
 
     found = list_voices(engine_factory())
     if as_json:
@@ -405,7 +405,7 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def cache_info(as_json: bool) -> None:
     """Where the cache is, how many clips it holds and their size."""
-    from .speech import ClipCache, default_cache_dir
+    from voiceguide.voice.speech import ClipCache, default_cache_dir
 
     info = ClipCache(default_cache_dir()).info()
     if as_json:
@@ -417,7 +417,7 @@ def cache_info(as_json: bool) -> None:
 @cache.command("clear")
 def cache_clear() -> None:
     """Delete every cached clip."""
-    from .speech import ClipCache, default_cache_dir
+    from voiceguide.voice.speech import ClipCache, default_cache_dir
 
     removed = ClipCache(default_cache_dir()).clear()
     click.echo(f"Removed {removed} cached clips")
@@ -447,8 +447,8 @@ def make(
     """Make a routine for your focus areas and minutes, as a YAML file you can keep and edit."""
     import random
 
-    from .adapt import parse_tags
-    from .make import Request, make_routine, parse_focus, routine_yaml
+    from voiceguide.session.adapt import parse_tags
+    from voiceguide.session.make import Request, make_routine, parse_focus, routine_yaml
 
     request = Request(
         parse_focus(focus),

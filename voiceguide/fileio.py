@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputPathError
+from voiceguide.errors import OutputPathError
 
 
 def check_output_path(path: Path) -> Path:

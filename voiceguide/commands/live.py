@@ -8,12 +8,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..catalog import resolve_routine
-from ..cli import _catalog, adapt_options, breath_option, compose_options, minutes_option, open_speech, voice_options
-from ..fileio import check_output_path, write_text_atomic
+from voiceguide.catalog.model import resolve_routine
+from voiceguide.cli import (
+    _catalog,
+    adapt_options,
+    breath_option,
+    compose_options,
+    minutes_option,
+    open_speech,
+    voice_options,
+)
+from voiceguide.fileio import check_output_path, write_text_atomic
 
 if TYPE_CHECKING:
-    from ..live import AudioSink, SoundFor
+    from voiceguide.live.session import AudioSink, SoundFor
 # The live player, numpy and rich load only when 'play' runs, so the rest of the CLI starts fast.
 BACKENDS = ("auto", "sounddevice", "paplay", "aplay", "afplay", "winsound")
 
@@ -53,10 +61,10 @@ def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[
     Ctrl-C stops. ROUTINE is a routine id, a stretch id, comma-separated stretch ids, or a
     routine YAML file.
     """
-    from ..audio import AudioOptions, SessionAudio
-    from ..live import LiveSession, clock_text, make_display, open_sink
-    from ..progress import progress_display
-    from ..render import compose_spoken
+    from voiceguide.live.session import LiveSession, clock_text, make_display, open_sink
+    from voiceguide.progress import progress_display
+    from voiceguide.sound.audio import AudioOptions, SessionAudio
+    from voiceguide.sound.render import compose_spoken
 
     catalog = _catalog(ctx)
     spec = resolve_routine(routine, catalog)

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..cli import _catalog, adapt_options, breath_option, compose_options
-from ..engines import engine_factory
-from ..errors import CatalogError
+from voiceguide.cli import _catalog, adapt_options, breath_option, compose_options
+from voiceguide.errors import CatalogError
+from voiceguide.voice.engines import engine_factory
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-    from ..pack import BuildResult, EpisodeProgress, Pack
+    from voiceguide.podcast.pack import BuildResult, EpisodeProgress, Pack
 # The pack, feed, page and server modules (and numpy, feedgen, Pillow under them) load only when
 # a pack command runs, so the rest of the command line starts fast.
 DEFAULT_BASE_URL = "http://localhost:8000/"
@@ -104,8 +104,8 @@ def build(ctx: click.Context, pack_spec: str, output: Path | None, base_url: str
     PACK is a pack id from the catalog's packs folder or a path to a pack YAML file. Episodes
     that have not changed since the last build are not rendered again.
     """
-    from ..pack import build_pack, load_pack
-    from ..speech import resolve_voice
+    from voiceguide.podcast.pack import build_pack, load_pack
+    from voiceguide.voice.speech import resolve_voice
 
     catalog = _catalog(ctx)
     spec = load_pack(pack_spec, catalog)
@@ -120,7 +120,7 @@ def build(ctx: click.Context, pack_spec: str, output: Path | None, base_url: str
 
 
 def _summary(result: BuildResult) -> None:
-    from ..page import clock
+    from voiceguide.podcast.page import clock
 
     total = sum(e.duration_s for e in result.episodes)
     click.echo(
@@ -139,7 +139,7 @@ def _summary(result: BuildResult) -> None:
 @click.pass_context
 def check(ctx: click.Context, packs: tuple[str, ...]) -> None:
     """Validate pack files (or bundled pack ids), reporting every problem at once."""
-    from ..pack import load_pack
+    from voiceguide.podcast.pack import load_pack
 
     catalog = _catalog(ctx)
     problems = []
@@ -157,7 +157,7 @@ def check(ctx: click.Context, packs: tuple[str, ...]) -> None:
 @click.pass_context
 def list_packs(ctx: click.Context) -> None:
     """List the packs of the catalog."""
-    from ..pack import bundled_packs, load_pack
+    from voiceguide.podcast.pack import bundled_packs, load_pack
 
     catalog = _catalog(ctx)
     for pack_id in bundled_packs(catalog):
@@ -178,7 +178,7 @@ def serve(folder: Path, host: str, port: int, no_qr: bool) -> None:
     Prints the page and feed addresses (and a QR code of the page) for a phone on the same Wi-Fi.
     Ctrl-C stops it.
     """
-    from ..serve import make_server, public_urls, qr_text, running
+    from voiceguide.podcast.serve import make_server, public_urls, qr_text, running
 
     server = make_server(folder, host, port)
     with running(server):

@@ -18,8 +18,8 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension  # type: ignore[i
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 from feedgen.util import xml_elem  # type: ignore[import-untyped]
 
-from . import __version__
-from .errors import BadOptionError
+from voiceguide import __version__
+from voiceguide.errors import BadOptionError
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .engines import EngineFactory, VoiceInfo, VoiceSettings, voices_of, worker_main
-from .errors import SpeechEngineError
-from .level import level_speech
+from voiceguide.errors import SpeechEngineError
+from voiceguide.voice.engines import EngineFactory, VoiceInfo, VoiceSettings, voices_of, worker_main
+from voiceguide.voice.level import level_speech
 
 SAMPLE_RATE = 22050
 """Every clip and every session is mono 16-bit PCM at this rate (eSpeak NG's own)."""
@@ -43,12 +43,12 @@ _HEADER = struct.Struct("<4sIIf")
 
 @dataclass(frozen=True)
 class Clip:
-    """A spoken line, trimmed of its own silence and leveled (see :mod:`voiceguide.level`)."""
+    """A spoken line, trimmed of its own silence and leveled (see :mod:`voiceguide.voice.level`)."""
 
     pcm: np.ndarray
     """Mono int16 samples at :data:`SAMPLE_RATE`."""
     energy: np.ndarray
-    """K-weighted energy per :data:`voiceguide.level.ENERGY_BIN` samples, for loudness."""
+    """K-weighted energy per :data:`voiceguide.voice.level.ENERGY_BIN` samples, for loudness."""
     peak: float
     """True peak, as a fraction of full scale."""
 
@@ -85,7 +85,7 @@ def decode_audio(data: bytes) -> np.ndarray:
     if data[:4] in (b"RIFF", b"FORM"):
         from pydub import AudioSegment
 
-        from .ffmpeg import configure_pydub
+        from voiceguide.sound.ffmpeg import configure_pydub
 
         configure_pydub()
         fmt, codec = ("wav", None) if data[:4] == b"RIFF" else ("aiff", "pcm_s16be")
@@ -419,7 +419,7 @@ def resolve_voice(factory: EngineFactory, wanted: str) -> str:
     """The id of the one installed voice whose id is ``wanted`` or whose name contains it."""
     import difflib
 
-    from .errors import UnknownVoiceError
+    from voiceguide.errors import UnknownVoiceError
 
     voices = list_voices(factory)
     for v in voices:

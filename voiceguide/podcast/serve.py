@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from .errors import VoiceguideError
-from .feed import build_feed
-from .pack import MANIFEST, read_manifest
+from voiceguide.errors import VoiceguideError
+from voiceguide.podcast.feed import build_feed
+from voiceguide.podcast.pack import MANIFEST, read_manifest
 
 CONTENT_TYPES = {
     ".mp3": "audio/mpeg",

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from . import dsp
+from voiceguide.sound import dsp
 
 SAMPLE_RATE = 22050
 ENERGY_BIN = 147

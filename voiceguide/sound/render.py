@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio import AudioOptions, SessionAudio, Tags, encode_session, encoder_gain_db, write_tags
-from .catalog import Catalog, Routine
-from .compose import ComposeOptions, compose, possible_lines
-from .export import to_srt, to_vtt
-from .fileio import atomic_path, check_output_path, write_text_atomic
-from .speech import SAMPLE_RATE, Speech
-from .timeline import Timeline
+from voiceguide.catalog.model import Catalog, Routine
+from voiceguide.fileio import atomic_path, check_output_path, write_text_atomic
+from voiceguide.session.compose import ComposeOptions, compose, possible_lines
+from voiceguide.session.export import to_srt, to_vtt
+from voiceguide.session.timeline import Timeline
+from voiceguide.sound.audio import AudioOptions, SessionAudio, Tags, encode_session, encoder_gain_db, write_tags
+from voiceguide.voice.speech import SAMPLE_RATE, Speech
 
 Progress = Callable[[str, float, float], None]
 """progress(stage, done, total): stages are 'speech' (clips) and 'audio' (seconds)."""

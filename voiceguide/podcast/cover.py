@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
-from .errors import VoiceguideError
+from voiceguide.errors import VoiceguideError
 
 MIN_SIZE = 1400
 MAX_SIZE = 3000

@@ -28,9 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .audio import AudioOptions, Tags
-from .catalog import (
+from voiceguide import __version__
+from voiceguide.catalog.model import (
     Catalog,
     Collector,
     Field,
@@ -46,14 +45,15 @@ from .catalog import (
     text,
     unknown_message,
 )
-from .compose import ComposeOptions, compose
-from .cover import cover_problem, generate_cover, podcast_cover
-from .engines import DEFAULT_RATE_WPM, EngineFactory, VoiceSettings, engine_factory
-from .errors import CatalogError, FitError, OutputPathError, Problem, UnknownIdError, VoiceguideError
-from .feed import EpisodeInfo, ShowInfo, build_feed, chapters_document, normalize_base_url
-from .fileio import atomic_path, write_text_atomic
-from .page import build_page
-from .yamlio import Document, PathKey, load_document
+from voiceguide.catalog.yamlio import Document, PathKey, load_document
+from voiceguide.errors import CatalogError, FitError, OutputPathError, Problem, UnknownIdError, VoiceguideError
+from voiceguide.fileio import atomic_path, write_text_atomic
+from voiceguide.podcast.cover import cover_problem, generate_cover, podcast_cover
+from voiceguide.podcast.feed import EpisodeInfo, ShowInfo, build_feed, chapters_document, normalize_base_url
+from voiceguide.podcast.page import build_page
+from voiceguide.session.compose import ComposeOptions, compose
+from voiceguide.sound.audio import AudioOptions, Tags
+from voiceguide.voice.engines import DEFAULT_RATE_WPM, EngineFactory, VoiceSettings, engine_factory
 
 PACK_FORMAT = 1
 """Bumped when what a build writes changes shape, so older builds are rendered afresh."""
@@ -460,8 +460,8 @@ class _QueuedProgress:
 
 def _render_job(job: _Job, progress: EpisodeProgress | None = None) -> _Rendered:
     """Render one episode with a Speech of its own; runs in a worker process."""
-    from .render import render
-    from .speech import ClipCache, Speech
+    from voiceguide.sound.render import render
+    from voiceguide.voice.speech import ClipCache, Speech
 
     global _busy
     _busy = True
@@ -495,7 +495,7 @@ def _render_job(job: _Job, progress: EpisodeProgress | None = None) -> _Rendered
 def episode_hash(pack: Pack, episode: Episode, catalog: Catalog, compose_options: ComposeOptions,
                  audio_options: AudioOptions, tags: Tags, settings: VoiceSettings, engine: str) -> str:
     """A hash of everything that shapes an episode's bytes: routine, stretches, options, voice, tags."""
-    from .compose import adapted
+    from voiceguide.session.compose import adapted
 
     # --avoid shapes an episode only through what it swaps, so an episode it leaves alone keeps its hash
     routine, changes = adapted(episode.routine, catalog, compose_options)
@@ -575,7 +575,7 @@ def build_pack(
     the engine, which the caller has). ``jobs`` is the number of episodes rendered at once
     (0: one per core).
     """
-    from .speech import default_cache_dir, engine_identity
+    from voiceguide.voice.speech import default_cache_dir, engine_identity
 
     started = time.perf_counter()
     factory = factory or engine_factory()

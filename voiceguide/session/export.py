@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .timeline import Timeline
+from voiceguide.session.timeline import Timeline
 
 FORMATS = ("text", "json", "srt", "vtt")
 

@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AudioError
-from .ffmpeg import ffmpeg_path
+from voiceguide.errors import AudioError
+from voiceguide.sound.ffmpeg import ffmpeg_path
 
 FRAME = 576
 """Samples per MPEG-2 layer III frame (22,050 Hz)."""

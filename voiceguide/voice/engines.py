@@ -1,6 +1,6 @@
 """Text-to-speech engines: pyttsx3 (eSpeak NG on Linux, native voices elsewhere) and a tone engine.
 
-An engine is created by a factory *inside the process that uses it* (see :mod:`voiceguide.speech`),
+An engine is created by a factory *inside the process that uses it* (see :mod:`voiceguide.voice.speech`),
 never before a fork. Each engine turns one line of text into the bytes of one audio file.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import SpeechEngineError
+from voiceguide.errors import SpeechEngineError
 
 DEFAULT_RATE_WPM = 140
 ESPEAK_DATA_PATH_LIMIT = 160

@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dsp, level
-from .errors import AudioError, BadOptionError
-from .ffmpeg import ffmpeg_path
-from .mp3 import encode_fast, encode_stream
-from .speech import SAMPLE_RATE, Clip
-from .timeline import Cue, Timeline
+from voiceguide.errors import AudioError, BadOptionError
+from voiceguide.session.timeline import Cue, Timeline
+from voiceguide.sound import dsp
+from voiceguide.sound.ffmpeg import ffmpeg_path
+from voiceguide.sound.mp3 import encode_fast, encode_stream
+from voiceguide.voice import level
+from voiceguide.voice.speech import SAMPLE_RATE, Clip
 
 LIMIT_CEILING_DBTP = -2.0
 """Where the limiter holds true peaks: under the -1 dBTP promise, leaving room for the MP3 encoder's overshoot."""
@@ -306,7 +307,7 @@ def _tone_clip(role: str, seconds: float) -> Clip:
 def encode_session(
     session: SessionAudio, path: Path, bitrate_kbps: int, on_samples: Callable[[int], None] | None = None, jobs: int = 0
 ) -> None:
-    """Encode a session's audio to MP3 (see :mod:`voiceguide.mp3` for how silence is skipped)."""
+    """Encode a session's audio to MP3 (see :mod:`voiceguide.sound.mp3` for how silence is skipped)."""
     spans = [(start, start + len(session.sounds[key])) for start, key in session.placed()]
     if session.music is not None:
         spans = [(0, session.total_samples)]  # the bed leaves no silence to skip

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CatalogError, Problem, UnknownIdError
-from .yamlio import Document, PathKey, load_document
+from voiceguide.catalog.yamlio import Document, PathKey, load_document
+from voiceguide.errors import CatalogError, Problem, UnknownIdError
 
 POSITIONS = ("standing", "seated", "seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying")
 FLOOR_POSITIONS = frozenset({"seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying"})
@@ -189,7 +189,7 @@ class Catalog:
 
 def parse_word_list(value: str | Sequence[str] | None, known: Sequence[str], option: str, noun: str) -> tuple[str, ...]:
     """Words from ``a,b`` (or a list), each checked against a vocabulary; an unknown one lists them all."""
-    from .errors import BadOptionError
+    from voiceguide.errors import BadOptionError
 
     if not value:
         return ()
@@ -530,7 +530,7 @@ def routine_from_document(doc: Document, stretches: dict[str, Stretch], expected
 
 def bundled_catalog_dir() -> Path:
     """The catalog shipped with the package (wheel), or the repository's own (source checkout)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the voiceguide package
     for candidate in (here / "_catalog", here.parent / "catalog"):
         if (candidate / "stretches").is_dir():
             return candidate

@@ -1,7 +1,7 @@
 """Live narration: walk a timed script in real time, with sound, a display and keys.
 
 Nothing here re-derives timing: the :class:`Scheduler` starts each cue of a
-:class:`~voiceguide.timeline.Timeline` at ``t0 + cue.start_s / speed`` (plus any time spent
+:class:`~voiceguide.session.timeline.Timeline` at ``t0 + cue.start_s / speed`` (plus any time spent
 paused) on a monotonic clock. Deadlines are absolute, so a late wake-up delays one cue and is
 never carried into the next one.
 
@@ -59,11 +59,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .compose import number_words
-from .errors import VoiceguideError
-from .fileio import atomic_path, check_output_path
-from .speech import SAMPLE_RATE
-from .timeline import Cue, Timeline
+from voiceguide.errors import VoiceguideError
+from voiceguide.fileio import atomic_path, check_output_path
+from voiceguide.session.compose import number_words
+from voiceguide.session.timeline import Cue, Timeline
+from voiceguide.voice.speech import SAMPLE_RATE
 
 Pcm = npt.NDArray[np.int16]
 SoundFor = Callable[[Cue], Pcm | None]

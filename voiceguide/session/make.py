@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from .catalog import FOCUS_AREAS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
-from .compose import ComposeOptions, compose
-from .errors import BadOptionError, FitError, VoiceguideError
+from voiceguide.catalog.model import FOCUS_AREAS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
+from voiceguide.errors import BadOptionError, FitError, VoiceguideError
+from voiceguide.session.compose import ComposeOptions, compose
 
 POSITION_CHOICES = ("floor", "seated", "standing", "any")
 _ALLOWED = {

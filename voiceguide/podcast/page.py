@@ -12,7 +12,7 @@ import datetime
 from html import escape
 from urllib.parse import quote
 
-from .feed import EpisodeInfo, ShowInfo
+from voiceguide.podcast.feed import EpisodeInfo, ShowInfo
 
 STYLE = """
 :root { color-scheme: light dark; --bg: #f7f5ef; --fg: #1d2733; --muted: #5b6672; --card: #ffffff;

@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .catalog import FLOOR_POSITIONS, Catalog, Range, Routine, RoutineItem, Stretch
-from .errors import BadOptionError, FitError
-from .timeline import Chapter, Cue, Timeline
+from voiceguide.catalog.model import FLOOR_POSITIONS, Catalog, Range, Routine, RoutineItem, Stretch
+from voiceguide.errors import BadOptionError, FitError
+from voiceguide.session.timeline import Chapter, Cue, Timeline
 
 SpeechLength = Callable[[str], float]
 """Seconds a spoken line takes, from its first to its last audible sound."""
@@ -599,7 +599,7 @@ def compose(
 
 def adapted(routine: Routine, catalog: Catalog, options: ComposeOptions) -> tuple[Routine, list[str]]:
     """The routine with ``options.avoid`` applied, and the lines that say what changed."""
-    from .adapt import avoid_cautions, spoken_changes
+    from voiceguide.session.adapt import avoid_cautions, spoken_changes
 
     routine, changes = avoid_cautions(routine, catalog, options.avoid)
     return routine, spoken_changes(changes)

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 
-from .errors import FfmpegMissingError
+from voiceguide.errors import FfmpegMissingError
 
 
 @functools.lru_cache(maxsize=1)

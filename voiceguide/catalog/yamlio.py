@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .errors import CatalogError, Problem
+from voiceguide.errors import CatalogError, Problem
 
 try:  # the C parser is much faster where libyaml is present
     _Loader: type = yaml.CSafeLoader

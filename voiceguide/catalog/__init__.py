@@ -1,0 +1,1 @@
+"""YAML reading with line tracking, validation, and the stretch, routine and pack types."""

@@ -1,0 +1,1 @@
+"""Live narration: clock, sound sinks, displays, keys and the scheduler."""

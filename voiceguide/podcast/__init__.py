@@ -1,0 +1,1 @@
+"""Podcast packs: pack files, build, feed, page, cover and the LAN server."""

@@ -1,0 +1,1 @@
+"""Sound: dsp, the PCM stream, MP3 encoding, tags and chapters, and `render`."""

@@ -1,0 +1,1 @@
+"""Speech: engines behind one protocol, worker processes, the clip cache and clip leveling."""
