@@ -46,6 +46,16 @@ class CommandGroup(click.Group):
         self._load()
         return super().list_commands(ctx)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a SIGTERM or SIGHUP ends it in one line, with the shell's status for it."""
+        from voiceguide.signals import Terminated
+
+        try:
+            return super().invoke(ctx)
+        except Terminated as e:
+            click.echo(f"Stopped by {e.args[0]}; nothing half-written was kept.", err=True)
+            raise click.exceptions.Exit(128 + e.signum) from None
+
 
 @click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="voiceguide")
@@ -63,7 +73,10 @@ def main(ctx: click.Context, catalog_dir: Path | None) -> None:
 
 
 def run() -> None:
-    """Console entry point."""
+    """Console entry point. SIGTERM and SIGHUP stop a command as Ctrl-C does: cleanly, in one line."""
+    from voiceguide.signals import stop_like_ctrl_c
+
+    stop_like_ctrl_c()
     main(prog_name="voiceguide")
 
 

@@ -17,11 +17,14 @@ from pathlib import Path
 from voiceguide import __version__
 from voiceguide.catalog.model import Catalog
 from voiceguide.errors import OutputPathError
+from voiceguide.fileio import remove_stale_temporaries
 from voiceguide.podcast.cover import generate_cover, podcast_cover
 from voiceguide.podcast.feed import EpisodeInfo, ShowInfo, build_feed, normalize_base_url
 from voiceguide.podcast.manifest import (
     PACK_FORMAT,
+    files_present,
     read_manifest,
+    remove_unrecorded,
     up_to_date,
     with_previous,
     write_if_changed,
@@ -114,7 +117,12 @@ def build_pack(
         episodes_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputPathError(f"{folder}: cannot create the pack folder ({e.strerror or e})") from e
+    remove_stale_temporaries(folder)
+    remove_stale_temporaries(episodes_dir)
     show = pack.show()
+    # the cover first: the page refers to it from the start, whatever happens to the episodes
+    cover = podcast_cover(pack.cover) if pack.cover else generate_cover(pack.title, pack.author)
+    write_if_changed(folder / show.cover, cover)
     previous = read_manifest(folder)
     old_by_id = {e.guid: e for e in previous[1]} if previous else {}
     settings = VoiceSettings(voice_id, pack.rate)
@@ -152,6 +160,7 @@ def build_pack(
 
     def record(rendered: Rendered) -> None:
         info = next(i for _, i, j in planned if j.slug == rendered.slug)
+        rendered.publish()
         done[rendered.slug] = EpisodeInfo(**{
             **info.to_dict(), "duration_s": rendered.duration_s, "size": rendered.size,
             "chapters": rendered.chapters, "transcript": rendered.transcript,
@@ -166,10 +175,12 @@ def build_pack(
     try:
         render_all([job for _, _, job in planned], jobs, record, progress)
     except BaseException:
-        # keep the feed and page true to the files on disk: the finished episodes, and the
-        # previous build's files of those not rendered yet
-        kept = [e for e in with_previous(done, previous) if e.slug in current]
-        _publish(folder, show, sorted(kept, key=lambda e: e.number), base)
+        # keep the manifest, feed and page true to the files on disk: the finished episodes, and
+        # the previous build's files of those not rendered yet (where they are still whole)
+        kept = [e for e in with_previous(done, previous) if files_present(folder, e)]
+        remove_unrecorded(folder, current | {e.slug for e in (previous[1] if previous else [])}, kept)
+        write_manifest(folder, show, kept)
+        _publish(folder, show, sorted((e for e in kept if e.slug in current), key=lambda e: e.number), base)
         raise
     for old in (previous[1] if previous else []):
         if old.slug not in current:
@@ -178,8 +189,6 @@ def build_pack(
             result.removed.append(old.slug)
     episodes = sorted(done.values(), key=lambda e: e.number)
     write_manifest(folder, show, episodes)
-    cover = podcast_cover(pack.cover) if pack.cover else generate_cover(pack.title, pack.author)
-    write_if_changed(folder / show.cover, cover)
     _publish(folder, show, episodes, base)
     result.episodes = episodes
     result.seconds_taken = time.perf_counter() - started

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from voiceguide import __version__
@@ -54,9 +55,27 @@ def up_to_date(folder: Path, old: EpisodeInfo | None, slug: str, digest: str) ->
     """True when the last build made this episode from the same inputs and its files are all there."""
     if old is None or old.slug != slug or old.input_hash != digest:
         return False
-    mp3 = folder / old.audio
-    return (mp3.is_file() and mp3.stat().st_size == old.size
-            and (folder / old.chapters_file).is_file() and (folder / old.transcript_file).is_file())
+    return files_present(folder, old)
+
+
+def files_present(folder: Path, episode: EpisodeInfo) -> bool:
+    """True if the episode's files are all in ``folder``, its audio at the size recorded."""
+    mp3 = folder / episode.audio
+    try:
+        size = mp3.stat().st_size if mp3.is_file() else -1
+    except OSError:
+        return False
+    return (size == episode.size and (folder / episode.chapters_file).is_file()
+            and (folder / episode.transcript_file).is_file())
+
+
+def remove_unrecorded(folder: Path, slugs: Iterable[str], kept: Iterable[EpisodeInfo]) -> None:
+    """Remove the files of these episodes that no record in ``kept`` describes."""
+    recorded = {name for e in kept for name in (e.audio, e.chapters_file, e.transcript_file)}
+    for slug in slugs:
+        for name in (f"episodes/{slug}.mp3", f"episodes/{slug}.chapters.json", f"episodes/{slug}.vtt"):
+            if name not in recorded:
+                (folder / name).unlink(missing_ok=True)
 
 
 def with_previous(done: dict[str, EpisodeInfo],

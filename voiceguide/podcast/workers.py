@@ -8,23 +8,26 @@ progress.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import json
 import multiprocessing
 import os
 import queue
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from voiceguide.catalog.model import Catalog, Routine
 from voiceguide.errors import PackBuildError, VoiceguideError
-from voiceguide.fileio import write_text_atomic
+from voiceguide.fileio import make_temporary, write_text_atomic
 from voiceguide.podcast.feed import ShowInfo, chapters_document
 from voiceguide.session.compose import ComposeOptions
+from voiceguide.signals import STOP_SIGNALS
 from voiceguide.sound.audio import AudioOptions, Tags
 from voiceguide.voice.engines import EngineFactory, VoiceSettings
 
@@ -59,6 +62,19 @@ class Rendered:
     size: int
     chapters: list[dict[str, Any]]
     transcript: list[list[Any]]
+    staged: tuple[tuple[Path, Path], ...] = ()
+    """(temporary, final) path of each file: the parent moves them into place together when it
+    records the episode, so an episode's files are never a mix of two renders."""
+
+    def publish(self) -> None:
+        """Move the episode's files into place."""
+        for tmp, final in self.staged:
+            os.replace(tmp, final)
+
+    def discard(self) -> None:
+        """Remove the episode's files that were never moved into place."""
+        for tmp, _ in self.staged:
+            tmp.unlink(missing_ok=True)
 
 
 def podcast_chapters(chapters: list[dict[str, Any]], duration_s: float) -> list[dict[str, Any]]:
@@ -74,11 +90,14 @@ def podcast_chapters(chapters: list[dict[str, Any]], duration_s: float) -> list[
 
 _progress_queue: Any = None
 _busy = False
+ORPHAN_GRACE_S = 10.0
+"""How long an interrupted worker has to clean up before it is ended."""
 
 
 def _worker_init(progress_queue: Any) -> None:
-    """Per worker process: keep the progress queue, and let Ctrl-C interrupt only a running render
-    (an idle worker waits for the pool to shut it down instead of printing a traceback)."""
+    """Per worker process: keep the progress queue, and let Ctrl-C, SIGTERM or SIGHUP interrupt
+    only a running render (an idle worker waits for the pool to shut it down instead of printing
+    a traceback). A worker whose parent is gone (killed outright) stops its render too."""
     global _progress_queue
     _progress_queue = progress_queue
 
@@ -86,7 +105,19 @@ def _worker_init(progress_queue: Any) -> None:
         if _busy:
             raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, on_interrupt)
+    for sig in (signal.SIGINT, *STOP_SIGNALS):
+        signal.signal(sig, on_interrupt)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _stop_when_orphaned(parent: Any) -> None:
+    """Wait for the parent to end; then interrupt the render (its clean-up runs) and exit."""
+    parent.join()
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(ORPHAN_GRACE_S)
+    os._exit(1)
 
 
 class _QueuedProgress:
@@ -127,9 +158,11 @@ def _render_job(job: RenderJob, progress: EpisodeProgress | None = None) -> Rend
     _busy = True
     queued = _QueuedProgress(_progress_queue) if progress is None and _progress_queue is not None else None
     progress = progress or queued
+    finals = [job.folder / f"{job.slug}{ext}" for ext in (".mp3", ".vtt", ".chapters.json")]
+    staged: list[tuple[Path, Path]] = []
     try:
-        mp3 = job.folder / f"{job.slug}.mp3"
-        vtt = job.folder / f"{job.slug}.vtt"
+        staged = [(make_temporary(final), final) for final in finals]
+        mp3, vtt, chapters_file = (tmp for tmp, _ in staged)
         cache = ClipCache(job.cache_dir) if job.cache_dir else None
         with Speech(job.factory, job.settings, cache=cache, jobs=1) as speech:
             result = render(
@@ -142,10 +175,13 @@ def _render_job(job: RenderJob, progress: EpisodeProgress | None = None) -> Rend
         timeline = result.timeline
         chapters = podcast_chapters([c.to_dict() for c in timeline.chapters], timeline.duration_s)
         document = chapters_document(job.show, job.tags.title, chapters)
-        write_text_atomic(job.folder / f"{job.slug}.chapters.json",
-                          json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        write_text_atomic(chapters_file, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         transcript = [[round(c.start_s, 3), c.text] for c in timeline.speech()]
-        return Rendered(job.slug, round(timeline.duration_s, 3), result.size_bytes, chapters, transcript)
+        return Rendered(job.slug, round(timeline.duration_s, 3), result.size_bytes, chapters, transcript,
+                        tuple(staged))
+    except BaseException:
+        Rendered(job.slug, 0.0, 0, [], [], tuple(staged)).discard()
+        raise
     finally:
         _busy = False
         if queued is not None:
@@ -153,8 +189,13 @@ def _render_job(job: RenderJob, progress: EpisodeProgress | None = None) -> Rend
 
 
 def render_all(jobs_list: list[RenderJob], jobs: int, record: Callable[[Rendered], None],
-                progress: EpisodeProgress | None) -> None:
-    """Render the jobs: in this process when one worker is enough, else in a spawn process pool."""
+               progress: EpisodeProgress | None) -> None:
+    """Render the jobs: in this process when one worker is enough, else in a spawn process pool.
+
+    When an episode fails, the episodes already rendering are finished and recorded (the others
+    are not started) before the failure is raised. On Ctrl-C, SIGTERM or SIGHUP every worker is
+    interrupted and waited for, so none is left running and none writes after the build stops.
+    """
     if not jobs_list:
         return
     workers = min(jobs or (os.cpu_count() or 1), len(jobs_list))
@@ -166,27 +207,61 @@ def render_all(jobs_list: list[RenderJob], jobs: int, record: Callable[[Rendered
     progress_queue = ctx.Queue()
     by_future: dict[concurrent.futures.Future[Rendered], RenderJob] = {}
     finished_slugs: set[str] = set()
-    with concurrent.futures.ProcessPoolExecutor(
+    failure: PackBuildError | None = None
+    pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(progress_queue,)
-    ) as pool:
-        try:
-            by_future = {pool.submit(_render_job, job): job for job in jobs_list}
-            pending = set(by_future)
-            while pending:
-                finished, pending = concurrent.futures.wait(
-                    pending, timeout=0.1, return_when=concurrent.futures.FIRST_COMPLETED
-                )
-                _drain(progress_queue, progress, finished_slugs)
-                for future in finished:
-                    job = by_future[future]
-                    record(_checked(job, future.result))
-                    finished_slugs.add(job.slug)
-        except BaseException:
-            for future in by_future:
-                future.cancel()
-            raise
-        finally:
+    )
+    try:
+        by_future = {pool.submit(_render_job, job): job for job in jobs_list}
+        pending = set(by_future)
+        while pending:
+            finished, pending = concurrent.futures.wait(
+                pending, timeout=0.1, return_when=concurrent.futures.FIRST_COMPLETED
+            )
             _drain(progress_queue, progress, finished_slugs)
+            for future in finished:
+                if future.cancelled():
+                    continue
+                job = by_future[future]
+                try:
+                    rendered = _checked(job, future.result)
+                except PackBuildError as e:
+                    failure = failure or e
+                    for other in pending:
+                        other.cancel()
+                    continue
+                record(rendered)
+                finished_slugs.add(job.slug)
+        if failure is not None:
+            raise failure
+    except BaseException:
+        for future in by_future:
+            future.cancel()
+        _stop_workers(pool, by_future)
+        for future in by_future:  # results that arrived but were never recorded
+            if future.done() and not future.cancelled() and future.exception() is None:
+                future.result().discard()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _drain(progress_queue, progress, finished_slugs)
+        progress_queue.close()
+        progress_queue.join_thread()
+
+
+def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor,
+                  futures: Iterable[concurrent.futures.Future[Any]]) -> None:
+    """Interrupt every worker's render and wait for each to clean up; kill any that will not."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # the executor keeps no public list
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGINT)
+    # an interrupted render ends its future; one still running past the grace time is killed
+    _, running = concurrent.futures.wait(list(futures), timeout=ORPHAN_GRACE_S)
+    if running:
+        for process in processes:
+            process.kill()
 
 
 def _checked(job: RenderJob, run: Callable[[], Rendered]) -> Rendered:

@@ -28,7 +28,7 @@ from voiceguide.errors import AudioError, BadOptionError
 from voiceguide.session.timeline import Cue, Timeline
 from voiceguide.sound import dsp
 from voiceguide.sound.ffmpeg import ffmpeg_path
-from voiceguide.sound.mp3 import encode_fast, encode_stream
+from voiceguide.sound.mp3 import encode_fast, encode_stream, stall_timeout
 from voiceguide.voice import level
 from voiceguide.voice.speech import SAMPLE_RATE, Clip
 
@@ -141,11 +141,13 @@ def measure_encoder_gain_db(bitrate_kbps: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         mp3 = Path(tmp) / "probe.mp3"
         encode_stream(iter([tone_pcm.tobytes()]), mp3, bitrate_kbps, reservoir=False)
-        decoded = subprocess.run(
-            [ffmpeg_path(), "-v", "error", "-i", str(mp3), "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"],
-            capture_output=True,
-            check=False,
-        ).stdout
+        try:
+            decoded = subprocess.run(
+                [ffmpeg_path(), "-v", "error", "-i", str(mp3), "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"],
+                capture_output=True, check=False, timeout=stall_timeout(),
+            ).stdout  # fmt: skip
+        except subprocess.TimeoutExpired as e:
+            raise AudioError(f"ffmpeg did not decode a one-second test tone within {e.timeout:g} s") from e
     out = np.frombuffer(decoded, dtype="<i2").astype(np.float64)
     if len(out) < SAMPLE_RATE // 2:
         return 0.0

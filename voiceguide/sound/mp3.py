@@ -18,17 +18,21 @@ encoder behaves otherwise, the session is encoded the plain way instead.
 from __future__ import annotations
 
 import array
+import contextlib
 import functools
 import itertools
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from voiceguide.errors import AudioError
+from voiceguide.fileio import make_temporary
 from voiceguide.sound.ffmpeg import ffmpeg_path
 
 FRAME = 576
@@ -41,6 +45,17 @@ MIN_CUT_FRAMES = 4
 SAMPLE_RATE = 22050
 _INFO_SIZE = 156
 """Bytes of the Info tag from its 'Info' word to its CRC (what ffmpeg writes)."""
+STALL_S = 30.0
+"""An encoder that takes no input and does not finish for this long is stopped as wedged."""
+
+
+def stall_timeout() -> float:
+    """:data:`STALL_S`, or ``VOICEGUIDE_FFMPEG_STALL_S`` when set to a positive number."""
+    try:
+        value = float(os.environ.get("VOICEGUIDE_FFMPEG_STALL_S", STALL_S))
+    except ValueError:
+        return STALL_S
+    return value if 0 < value < float("inf") else STALL_S
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,7 @@ def frame_size(header: bytes) -> int:
 
 
 def split_frames(data: bytes) -> list[bytes]:
+    """The frames of an MP3 stream with no tags; ValueError if it holds anything else."""
     frames, pos = [], 0
     while pos < len(data):
         size = frame_size(data[pos : pos + 4])
@@ -303,31 +319,86 @@ def _repeat_crc(crc: int, unit_crc: int, unit_length: int, times: int) -> int:
 
 
 def encode_stream(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, reservoir: bool = True) -> None:
-    """Stream PCM chunks through ffmpeg's libmp3lame into ``path`` (mono, CBR, with an Info tag)."""
+    """Stream PCM chunks through ffmpeg's libmp3lame into ``path`` (mono, CBR, with an Info tag).
+
+    An ffmpeg that stops taking input, or does not finish once the input ends, for
+    :func:`stall_timeout` seconds is killed; one that reports success but wrote no MP3 is an error.
+    However this ends, no ffmpeg is left running.
+    """
     cmd = [
         ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
         "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
         "-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-reservoir", "1" if reservoir else "0",
         "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "1", "-f", "mp3", str(path),
     ]  # fmt: skip
+    stall_s = stall_timeout()
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
         assert proc.stdin is not None
+        watch = _Watchdog(proc, stall_s)
         try:
-            for chunk in chunks:
-                proc.stdin.write(chunk)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
+            try:
+                for chunk in chunks:
+                    with watch.waiting():
+                        proc.stdin.write(chunk)
+                with watch.waiting():
+                    proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            with watch.waiting():
+                code = proc.wait()
         except BaseException:
             proc.kill()
             proc.wait()
             raise
-        code = proc.wait()
+        finally:
+            watch.stop()
+        if watch.stalled:
+            raise AudioError(f"ffmpeg made no progress for {stall_s:g} s and was stopped (is it wedged?)")
         if code != 0:
             errors.seek(0)
             detail = errors.read().decode(errors="replace").strip().splitlines()
             raise AudioError(f"ffmpeg failed to encode the MP3 ({detail[-1] if detail else f'exit {code}'})")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise AudioError(f"ffmpeg reported success but its output cannot be read ({e.strerror or e})") from e
+    if frame_size(head) == 0:
+        raise AudioError("ffmpeg reported success but did not write MP3 audio")
+
+
+class _Watchdog:
+    """Kills a process that keeps the caller waiting (in :meth:`waiting`) longer than ``limit_s``."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], limit_s: float) -> None:
+        self.proc = proc
+        self.limit_s = limit_s
+        self.since: float | None = None
+        self.stalled = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        self.since = time.monotonic()
+        try:
+            yield
+        finally:
+            self.since = None
+
+    def _watch(self) -> None:
+        while not self._done.wait(min(1.0, self.limit_s / 4)):
+            since = self.since
+            if since is not None and time.monotonic() - since > self.limit_s:
+                self.stalled = True
+                self.proc.kill()
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 @functools.lru_cache(maxsize=8)
@@ -336,11 +407,19 @@ def silent_frame(bitrate_kbps: int) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "silence.mp3"
         encode_stream(iter([bytes(2 * FRAME * 16)]), path, bitrate_kbps, reservoir=False)
-        frames = split_frames(path.read_bytes())
+        frames = _frames_of(path)
     for frame in frames[4:-4]:
         if stands_alone(frame):
             return frame
     raise AudioError("ffmpeg did not produce a usable silent MP3 frame")
+
+
+def _frames_of(path: Path) -> list[bytes]:
+    """The frames ffmpeg wrote to ``path``, or an :class:`AudioError` saying it wrote something else."""
+    try:
+        return split_frames(path.read_bytes())
+    except ValueError as e:
+        raise AudioError(f"ffmpeg reported success but wrote damaged MP3 audio ({e})") from e
 
 
 class EncodingMismatch(Exception):
@@ -430,26 +509,51 @@ def _encode_parts(
                 counted(len(chunk) // 2)
 
     silence = silent_frame(bitrate_kbps)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        outputs = [Path(tmp) / f"part{i}.mp3" for i in range(len(parts))]
+    stop = threading.Event()  # set when any part fails or the run is interrupted: every part stops
+
+    def stoppable(part: Part) -> Iterator[bytes]:
+        for chunk in chunks(part):
+            if stop.is_set():
+                raise _Stopped
+            yield chunk
+
+    tmp = make_temporary(path, directory=True)
+    try:
+        outputs = [tmp / f"part{i}.mp3" for i in range(len(parts))]
         failures: list[BaseException] = []
 
         def run(i: int) -> None:
             try:
-                encode_stream(chunks(parts[i]), outputs[i], bitrate_kbps, reservoir=False)
+                encode_stream(stoppable(parts[i]), outputs[i], bitrate_kbps, reservoir=False)
             except BaseException as e:  # reported on the main thread
                 failures.append(e)
+                stop.set()
 
         threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(parts))]
-        for t in threads:
-            t.start()
-        run(0)
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                t.start()
+            encode_stream(stoppable(parts[0]), outputs[0], bitrate_kbps, reservoir=False)
+            for t in threads:
+                t.join()
+        except BaseException as e:
+            stop.set()
+            for t in threads:
+                if t.is_alive():
+                    t.join()
+            if isinstance(e, _Stopped) and failures:
+                raise failures[0] from None
+            raise
         if failures:
             raise failures[0]
         _join(parts, outputs, cuts, silence, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     counted(total - length)  # the silence put back counts as encoded, for progress
+
+
+class _Stopped(Exception):
+    """A part's encoding stopped because another part failed."""
 
 
 def _join(parts: list[Part], outputs: list[Path], cuts: list[Cut], silence: bytes, path: Path) -> None:
@@ -461,7 +565,7 @@ def _join(parts: list[Part], outputs: list[Path], cuts: list[Cut], silence: byte
     with open(path, "wb") as out:
         info: bytes | None = None
         for part, output in zip(parts, outputs):
-            all_frames = split_frames(output.read_bytes())
+            all_frames = _frames_of(output)
             tag = read_tag(all_frames[0])
             if tag is None:
                 raise EncodingMismatch("no Info tag")

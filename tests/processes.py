@@ -1,0 +1,62 @@
+"""Helpers for tests that run voiceguide as a real process group and signal it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists() or os.name != "posix",
+                                reason="process groups are inspected through Linux /proc")
+
+
+def start(args: list[str], cwd: Path, **env: str) -> subprocess.Popen[str]:
+    """``voiceguide ARGS`` as the leader of a new process group (its children join the group)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "voiceguide", *args], cwd=cwd, env={**os.environ, **env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def group_members(pgid: int) -> list[str]:
+    """The live (not zombie) processes of a process group, as 'pid command'."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name_end = stat.rindex(")")
+        fields = stat[name_end + 2 :].split()
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pgid and state != "Z":
+            members.append(f"{entry.name} {stat[stat.index('(') + 1 : name_end]}")
+    return members
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+def group_ends(pgid: int, timeout: float = 30) -> list[str]:
+    """Wait for every process of the group to end; return those still running after ``timeout``."""
+    wait_until(lambda: not group_members(pgid), timeout, 0.1)
+    return group_members(pgid)
+
+
+def temporaries(folder: Path) -> list[str]:
+    """Everything under ``folder`` a run writes only while it runs (temporary files and folders)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if p.name.endswith((".part", ".parts")) or p.name.startswith("tmp"))
