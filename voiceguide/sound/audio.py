@@ -9,9 +9,9 @@ leveled sounds cue by cue.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import functools
+import hashlib
 import json
 import math
 import os
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.errors import AudioError, BadOptionError
+from voiceguide.fileio import make_temporary
 from voiceguide.session.timeline import Cue, Timeline
 from voiceguide.sound import dsp
 from voiceguide.sound.ffmpeg import ffmpeg_path
@@ -107,26 +108,61 @@ def parse_bitrate(value: str) -> int:
     return int(match[1])
 
 
+ENCODER_GAIN_FILE = "encoder-gain-2.json"
+"""Where the measured encoder gains are kept in the cache folder (with a digest of their values)."""
+MAX_ENCODER_GAIN_DB = 6.0
+"""An encoder changes a tone's level by far less than this; a stored value beyond it is damaged."""
+
+
 def encoder_gain_db(bitrate_kbps: int, cache_dir: Path | None = None) -> float:
-    """:func:`measure_encoder_gain_db`, remembered in ``cache_dir`` per ffmpeg build and bitrate."""
+    """:func:`measure_encoder_gain_db`, remembered in ``cache_dir`` per ffmpeg build and bitrate.
+
+    The stored values carry a digest and are range-checked when read; anything damaged is
+    measured again.
+    """
     if cache_dir is None:
         return measure_encoder_gain_db(bitrate_kbps)
     exe = Path(ffmpeg_path())
     stamp = f"{exe}:{exe.stat().st_size}:{exe.stat().st_mtime_ns}:{bitrate_kbps}"
-    store = cache_dir / "encoder-gain.json"
-    try:
-        known = json.loads(store.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if not isinstance(known, dict) or not isinstance(known.get(stamp), float):
-        known = known if isinstance(known, dict) else {}
+    store = cache_dir / ENCODER_GAIN_FILE
+    known = _read_gains(store)
+    if stamp not in known:
         known[stamp] = measure_encoder_gain_db(bitrate_kbps)
-        with contextlib.suppress(OSError):
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = store.with_suffix(f".{os.getpid()}.part")
-            tmp.write_text(json.dumps(known))
-            os.replace(tmp, store)
-    return float(known[stamp])
+        _write_gains(store, known)
+    return known[stamp]
+
+
+def _gains_digest(gains: dict[str, float]) -> str:
+    return hashlib.sha256(json.dumps(gains, sort_keys=True).encode()).hexdigest()
+
+
+def _read_gains(store: Path) -> dict[str, float]:
+    try:
+        data = json.loads(store.read_text(encoding="utf-8"))
+        gains = data["gains"]
+        if data["sha256"] != _gains_digest(gains):
+            return {}
+        return {k: float(v) for k, v in gains.items()
+                if isinstance(v, float) and math.isfinite(v) and abs(v) <= MAX_ENCODER_GAIN_DB}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _write_gains(store: Path, gains: dict[str, float]) -> None:
+    """Store the gains whole or not at all: a full disk leaves no temporary behind."""
+    tmp: Path | None = None
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = make_temporary(store)
+        tmp.write_text(json.dumps({"gains": gains, "sha256": _gains_digest(gains)}), encoding="utf-8")
+        os.replace(tmp, store)
+    except OSError:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    except BaseException:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 @functools.lru_cache(maxsize=8)

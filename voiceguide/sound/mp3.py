@@ -23,6 +23,7 @@ import functools
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -358,7 +359,8 @@ def encode_stream(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, reserv
         if code != 0:
             errors.seek(0)
             detail = errors.read().decode(errors="replace").strip().splitlines()
-            raise AudioError(f"ffmpeg failed to encode the MP3 ({detail[-1] if detail else f'exit {code}'})")
+            reason = detail[-1] if detail else f"exit {code}" if code > 0 else f"ended by {_signal_name(-code)}"
+            raise AudioError(f"ffmpeg failed to encode the MP3 ({reason})")
     try:
         with open(path, "rb") as f:
             head = f.read(4)
@@ -366,6 +368,13 @@ def encode_stream(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, reserv
         raise AudioError(f"ffmpeg reported success but its output cannot be read ({e.strerror or e})") from e
     if frame_size(head) == 0:
         raise AudioError("ffmpeg reported success but did not write MP3 audio")
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 class _Watchdog:

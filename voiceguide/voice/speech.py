@@ -11,11 +11,11 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
 import struct
-import tempfile
 import time
 import wave
 from collections.abc import Iterable, Iterator
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from voiceguide.errors import SpeechEngineError
+from voiceguide.fileio import make_temporary, remove_stale_temporaries
 from voiceguide.voice.engines import EngineFactory, VoiceInfo, VoiceSettings, voices_of, worker_main
 from voiceguide.voice.level import level_speech
 
@@ -33,12 +34,16 @@ SAMPLE_RATE = 22050
 """Every clip and every session is mono 16-bit PCM at this rate (eSpeak NG's own)."""
 TRIM_THRESHOLD = 10 ** (-45 / 20)
 """Samples quieter than -45 dBFS at a clip's ends are trimmed away."""
-CLIP_FORMAT_VERSION = 5
-"""Bumped whenever trimming or decoding changes, so old cache entries are not reused."""
+CLIP_FORMAT_VERSION = 6
+"""Bumped whenever trimming, decoding or the entry's layout changes, so old entries are not reused."""
 SILENT_PEAK = 200
-_MAGIC = b"VGC3"
-_HEADER = struct.Struct("<4sIIf")
 """A clip whose loudest sample is below this (of 32767) counts as silent: a failed synthesis."""
+_MAGIC = b"VGC4"
+_HEADER = struct.Struct("<4sIIf16s")
+"""Magic, sample count, energy-bin count, true peak, and a BLAKE2b digest of all the rest."""
+MAX_CLIP_SAMPLES = 600 * SAMPLE_RATE
+"""No spoken line lasts ten minutes: a longer entry is damaged."""
+MAX_PEAK = 4.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ class ClipCache:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._swept: set[Path] = set()
 
     @staticmethod
     def key(text: str, settings: VoiceSettings, identity: str) -> str:
@@ -159,33 +165,40 @@ class ClipCache:
         return self.root / key[:2] / f"{key}.clip"
 
     def get(self, key: str) -> Clip | None:
-        try:
-            data = self._path(key).read_bytes()
-        except OSError:
-            return None
-        if len(data) < _HEADER.size or data[:4] != _MAGIC:
-            return None
-        _, samples, bins, peak = _HEADER.unpack_from(data)
-        body = _HEADER.size
-        if len(data) != body + 2 * samples + 4 * bins:
-            return None  # a torn or foreign file: synthesize again
-        pcm = np.frombuffer(data, dtype="<i2", count=samples, offset=body)
-        energy = np.frombuffer(data, dtype="<f4", count=bins, offset=body + 2 * samples)
-        return Clip(pcm, energy, peak)
-
-    def put(self, key: str, clip: Clip) -> None:
+        """The clip stored under ``key``, or None; a damaged entry is removed (to be made again)."""
         path = self._path(key)
         try:
+            with open(path, "rb") as f:
+                data = f.read(_HEADER.size + 2 * MAX_CLIP_SAMPLES + 4 * MAX_CLIP_SAMPLES + 1)
+        except OSError:
+            return None
+        clip = _decode_entry(data)
+        if clip is None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return clip
+
+    def put(self, key: str, clip: Clip) -> None:
+        """Store ``clip`` under ``key``, whole or not at all (a full disk leaves nothing behind)."""
+        path = self._path(key)
+        tmp: Path | None = None
+        try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
-            with os.fdopen(fd, "wb") as f:
-                f.write(_HEADER.pack(_MAGIC, len(clip.pcm), len(clip.energy), clip.peak))
-                f.write(clip.pcm.astype("<i2").tobytes())
-                f.write(clip.energy.astype("<f4").tobytes())
+            if path.parent not in self._swept:
+                self._swept.add(path.parent)
+                remove_stale_temporaries(path.parent)
+            tmp = make_temporary(path)
+            tmp.write_bytes(_encode_entry(clip))
             os.replace(tmp, path)
         except OSError:
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(tmp)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        except BaseException:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            raise
 
     def info(self) -> dict[str, Any]:
         files = list(self.root.glob("*/*.clip")) if self.root.is_dir() else []
@@ -201,6 +214,34 @@ class ClipCache:
             with contextlib.suppress(OSError):
                 d.rmdir()
         return len(clips)
+
+
+def _digest(fields: bytes, body: bytes | memoryview) -> bytes:
+    return hashlib.blake2b(fields + bytes(body), digest_size=16).digest()
+
+
+def _encode_entry(clip: Clip) -> bytes:
+    """A cache entry: header (with a digest of everything else) and the clip's samples and energy."""
+    body = clip.pcm.astype("<i2").tobytes() + clip.energy.astype("<f4").tobytes()
+    fields = struct.pack("<IIf", len(clip.pcm), len(clip.energy), clip.peak)
+    return _HEADER.pack(_MAGIC, len(clip.pcm), len(clip.energy), clip.peak, _digest(fields, body)) + body
+
+
+def _decode_entry(data: bytes) -> Clip | None:
+    """The clip in a cache entry, or None if it is torn, foreign, damaged or out of range."""
+    if len(data) < _HEADER.size or data[:4] != _MAGIC:
+        return None
+    _, samples, bins, peak, digest = _HEADER.unpack_from(data)
+    body = memoryview(data)[_HEADER.size :]
+    if not 0 < samples <= MAX_CLIP_SAMPLES or len(body) != 2 * samples + 4 * bins:
+        return None
+    if _digest(struct.pack("<IIf", samples, bins, peak), body) != digest:
+        return None
+    pcm = np.frombuffer(data, dtype="<i2", count=samples, offset=_HEADER.size)
+    energy = np.frombuffer(data, dtype="<f4", count=bins, offset=_HEADER.size + 2 * samples)
+    if not (math.isfinite(peak) and 0 < peak <= MAX_PEAK) or not bool(np.all(np.isfinite(energy) & (energy >= 0))):
+        return None
+    return Clip(pcm, energy, peak)
 
 
 # --------------------------------------------------------------------------- workers
