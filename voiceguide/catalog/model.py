@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import string
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,9 +221,26 @@ def _ok() -> list[tuple[PathKey, str]]:
     return []
 
 
-def text(value: Any) -> list[tuple[PathKey, str]]:
+MAX_TEXT = 1000
+"""Characters in a title, name or description."""
+MAX_SPOKEN = 300
+"""Characters in one spoken line: about twenty seconds of speech."""
+
+
+def text(value: Any, limit: int = MAX_TEXT) -> list[tuple[PathKey, str]]:
+    """A non-empty text of at most ``limit`` characters, with words in it and nothing invisible."""
     if not isinstance(value, str) or not value.strip():
         return [((), "must be a non-empty text")]
+    if len(value) > limit:
+        return [((), f"is {len(value)} characters long; keep it to {limit}")]
+    for char in value:
+        kind = unicodedata.category(char)
+        if kind == "Cc" and char not in "\n\t":
+            return [((), f"contains the control character U+{ord(char):04X}; remove it")]
+        if kind in ("Cf", "Co", "Cs", "Cn"):
+            return [((), f"contains the invisible or unassigned character U+{ord(char):04X}; remove it")]
+    if not any(char.isalnum() for char in value):
+        return [((), "has no words in it, only punctuation or spaces")]
     return _ok()
 
 
@@ -323,8 +341,8 @@ def range_of(lo: float, hi: float, *, whole: bool) -> Check:
 
 
 def spoken(value: Any) -> list[tuple[PathKey, str]]:
-    """Spoken text: non-empty, and only the {side}/{other} placeholders."""
-    problems = text(value)
+    """Spoken text: words a voice can say, and only the {side}/{other} placeholders."""
+    problems = text(value, MAX_SPOKEN)
     if problems:
         return problems
     try:

@@ -10,6 +10,7 @@ import click
 
 from voiceguide.catalog.model import resolve_routine
 from voiceguide.commands.options import (
+    FiniteRange,
     adapt_options,
     breath_option,
     catalog_of,
@@ -43,7 +44,7 @@ def _stdin_is_tty() -> bool:
               help="Play no sound: run the same schedule and print each line as it would be spoken.")
 @click.option("--audio-backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
               help="How sound reaches the speakers (auto picks the first that works here).")
-@click.option("--speed", type=click.FloatRange(0.1, 100), default=1.0, show_default=True,
+@click.option("--speed", type=FiniteRange(0.1, 100), default=1.0, show_default=True,
               help="Run time this many times faster, to preview (10 plays ten minutes in one). "
                    "Any speed but 1 is silent.")
 @click.option("--events", "events_path", type=click.Path(dir_okay=False, path_type=Path),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from voiceguide.commands.options import catalog_of
+from voiceguide.commands.options import FiniteRange, catalog_of
 from voiceguide.fileio import write_text_atomic
 from voiceguide.session.compose import LEVELS, ComposeOptions, compose
 
@@ -15,7 +15,7 @@ from voiceguide.session.compose import LEVELS, ComposeOptions, compose
 @click.option(
     "--focus", required=True, metavar="AREAS", help="Focus areas, most important first, e.g. lower-back,hips."
 )
-@click.option("--minutes", type=click.FloatRange(1, 240), required=True, help="Length of the session.")
+@click.option("--minutes", type=FiniteRange(1, 240), required=True, help="Length of the session.")
 @click.option("--position", type=click.Choice(("floor", "seated", "standing", "any")), default="any", show_default=True)
 @click.option("--level", type=click.Choice(LEVELS), default="standard", show_default=True)
 @click.option("--avoid", default=None, metavar="TAGS", help="Caution tags to keep out, e.g. knees,wrists.")

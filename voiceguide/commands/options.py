@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from voiceguide.catalog.model import Catalog, load_catalog, resolve_routine
+from voiceguide.catalog.model import MAX_SPOKEN, Catalog, load_catalog, resolve_routine, text
+from voiceguide.errors import BadOptionError
 from voiceguide.fileio import write_text_atomic
 from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath
 from voiceguide.session.timeline import Timeline
@@ -18,6 +20,19 @@ if TYPE_CHECKING:
     from voiceguide.voice.speech import Speech
 # numpy, rich and the audio modules load only in the commands that use them, so that
 # 'list', 'show', 'script' and 'check' start fast.
+
+
+class FiniteRange(click.FloatRange):
+    """A number within bounds, and a number at all: 'nan' and 'inf' are usage errors.
+
+    (NaN compares false with every bound, so a plain FloatRange lets it through.)
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def catalog_of(ctx: click.Context) -> Catalog:
@@ -34,7 +49,7 @@ def _breath(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[f
 
 minutes_option = click.option(
     "--minutes",
-    type=click.FloatRange(0.5, 240),
+    type=FiniteRange(0.5, 240),
     default=None,
     help="Fit the session to this many minutes (default: the routine's own length).",
 )
@@ -89,6 +104,13 @@ def compose_options(ctx: click.Context, minutes: float | None, breath: tuple[flo
     from voiceguide.session.adapt import parse_tags
 
     adapt = ctx.ensure_object(dict).get("adapt", {})
+    intro = adapt.get("intro")
+    if intro is not None:
+        if adapt.get("no_intro"):
+            raise BadOptionError("--intro and --no-intro cannot be used together; give one of them")
+        problems = text(intro, MAX_SPOKEN)
+        if problems:
+            raise BadOptionError(f"--intro: {problems[0][1]}")
     return ComposeOptions(
         minutes,
         *breath,
@@ -130,7 +152,7 @@ def voice_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 callback=_rate,
                 help="Speaking rate in words per minute.",
             ),
-            click.option("--volume", type=click.FloatRange(0.1, 1.0), default=1.0, show_default=True),
+            click.option("--volume", type=FiniteRange(0.1, 1.0), default=1.0, show_default=True),
             click.option("--no-cache", is_flag=True, help="Do not read or write the clip cache."),
             click.option(
                 "-j",

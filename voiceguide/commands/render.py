@@ -8,6 +8,7 @@ import click
 
 from voiceguide.catalog.model import resolve_routine
 from voiceguide.commands.options import (
+    FiniteRange,
     adapt_options,
     breath_option,
     catalog_of,
@@ -31,7 +32,7 @@ from voiceguide.commands.options import (
 @click.option("--bitrate", default="64k", show_default=True, help="MP3 bitrate, e.g. 64k or 128k.")
 @click.option(
     "--loudness",
-    type=click.FloatRange(-30, -10),
+    type=FiniteRange(-30, -10),
     default=-16.0,
     show_default=True,
     help="Integrated loudness target in LUFS.",

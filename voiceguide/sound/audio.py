@@ -56,6 +56,10 @@ class AudioOptions:
     music: Path | None = None
     """A music bed looped under the whole session, ducked under speech."""
 
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.loudness_lufs):  # NaN would pass any range check and make silence
+            raise BadOptionError(f"--loudness: {self.loudness_lufs} is not a finite number")
+
 
 MUSIC_BELOW_SPEECH_LU = 14.0
 """The bed's loudness under the speech target: quiet enough to sit below the meter's gate."""
