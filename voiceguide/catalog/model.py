@@ -624,8 +624,8 @@ def resolve_routine(spec: str, catalog: Catalog) -> Routine:
     to a routine YAML file.
     """
     path = Path(spec)
-    if spec.endswith((".yaml", ".yml")) or (("/" in spec or "\\" in spec) and path.exists()):
-        if not path.is_file():
+    if spec.endswith((".yaml", ".yml")) or (("/" in spec or "\\" in spec) and (path.exists() or path.is_symlink())):
+        if not path.exists() and not path.is_symlink():  # a folder, a pipe or a loop: load_document says why
             raise UnknownIdError(f"{spec}: no such routine file")
         return routine_from_document(load_document(path), catalog.stretches)
     if spec in catalog.routines:

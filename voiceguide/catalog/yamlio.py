@@ -8,6 +8,9 @@ values plus a map from a field path to its line.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,17 +59,42 @@ def _fail(file: str, line: int | None, message: str) -> CatalogError:
 def load_document(path: Path, display: str | None = None) -> Document:
     """Read one YAML file safely; raise :class:`CatalogError` naming the file and line."""
     name = display or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise _fail(name, None, f"cannot read file ({e.strerror or e})") from e
-    if len(raw) > MAX_BYTES:
-        raise _fail(name, None, f"file is larger than {MAX_BYTES // 1000} kB")
+    raw = read_limited(path, name)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise _fail(name, None, "file is not UTF-8 text") from e
     return parse_document(text, name)
+
+
+def read_limited(path: Path, name: str, limit: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; never more is read.
+
+    A folder, a pipe, a device or a symlink loop is refused with the reason, never waited on
+    (a pipe is opened without blocking) nor read without end (``/dev/zero``).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _fail(name, None, "cannot read file (a loop of symbolic links)") from e
+        if e.errno == errno.EISDIR:
+            raise _fail(name, None, "is a folder, not a YAML file") from e
+        raise _fail(name, None, f"cannot read file ({e.strerror or e})") from e
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise _fail(name, None, "is a folder, not a YAML file")
+        raise _fail(name, None, "is not a regular file (a pipe, device or socket); give a YAML file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            raw = f.read(limit + 1)
+        except OSError as e:
+            raise _fail(name, None, f"cannot read file ({e.strerror or e})") from e
+    if len(raw) > limit:
+        raise _fail(name, None, f"file is larger than {limit // 1000} kB")
+    return raw
 
 
 def parse_document(text: str, name: str) -> Document:
@@ -78,8 +106,12 @@ def parse_document(text: str, name: str) -> Document:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
         raise _fail(name, line, f"invalid YAML: {e.problem or e.context}") from e
+    except yaml.reader.ReaderError as e:  # a character YAML forbids, such as a raw NUL
+        line = text.count("\n", 0, max(0, e.position)) + 1
+        what = f"U+{e.character:04X}" if isinstance(e.character, int) else repr(e.character)
+        raise _fail(name, line, f"invalid YAML: the character {what} is not allowed ({e.reason})") from e
     except yaml.YAMLError as e:
-        raise _fail(name, None, f"invalid YAML: {e}") from e
+        raise _fail(name, None, f"invalid YAML: {' '.join(str(e).split())}") from e
     doc = Document(name, None)
     if node is None:
         return doc

@@ -8,6 +8,7 @@ is deterministic, so rebuilding a pack leaves ``cover.png`` unchanged.
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
@@ -27,16 +28,32 @@ class CoverError(VoiceguideError):
     """Raised when a pack's cover image cannot be read as a PNG or JPEG picture."""
 
 
+MAX_SOURCE_SIDE = 10_000
+"""A cover larger than this on a side is refused before it is decoded (a decompression bomb)."""
+MAX_SOURCE_BYTES = 50_000_000
+
+
 def cover_problem(path: Path) -> str | None:
     """Why ``path`` cannot serve as a cover, or None when it can (used by pack validation)."""
     if not path.is_file():
         return f"no such image file: {path}"
+    if path.stat().st_size > MAX_SOURCE_BYTES:
+        return f"{path.name} is larger than {MAX_SOURCE_BYTES // 1_000_000} MB; use a smaller image"
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
             if image.format not in ("PNG", "JPEG"):
                 return f"{path.name} is {image.format or 'not an image'}; use a PNG or JPEG"
+            width, height = image.size
+            if max(width, height) > MAX_SOURCE_SIDE:
+                return (f"{path.name} is {width}x{height} pixels; use an image of at most "
+                        f"{MAX_SOURCE_SIDE}x{MAX_SOURCE_SIDE} (3000x3000 is ideal)")
             image.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError) as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return f"{path.name} has too many pixels to decode safely; use an image of at most 3000x3000"
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         return f"{path.name} is not a readable image ({e})"
     return None
 

@@ -124,6 +124,24 @@ def _date(value: Any) -> list[tuple[PathKey, str]]:
     return []
 
 
+FIRST_YEAR, LAST_DATE = 1970, datetime.date(9999, 12, 30)
+"""Dates a feed can carry: from the epoch podcast apps count from, to a day short of the calendar's end."""
+
+
+def _as_date(value: datetime.date | str) -> datetime.date:
+    return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
+
+
+def _dates_problem(start: datetime.date, episodes: int) -> str | None:
+    """Why episodes dated a day apart from ``start`` cannot all be given a date, or None."""
+    if start.year < FIRST_YEAR:
+        return f"{start.isoformat()} is before {FIRST_YEAR}; podcast apps cannot show it"
+    if (LAST_DATE - start).days < episodes - 1:
+        return (f"{start.isoformat()} leaves no date for the last of {episodes} episodes "
+                f"(dates must end by {LAST_DATE.isoformat()})")
+    return None
+
+
 def _url(value: Any) -> list[tuple[PathKey, str]]:
     if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
         return [((), "must be an absolute http(s) URL")]
@@ -277,6 +295,10 @@ def pack_from_document(doc: Document, catalog: Catalog, base_dir: Path | None = 
                 routine=routine,
                 minutes=minutes,
             ))
+    if fine("start_date") and entries:
+        problem = _dates_problem(_as_date(data["start_date"]), len(entries))
+        if problem:
+            out.add(("start_date",), problem)
     if out.problems:
         raise CatalogError(sorted(out.problems, key=lambda p: p.line or 0))
     start = data["start_date"]
@@ -286,7 +308,7 @@ def pack_from_document(doc: Document, catalog: Catalog, base_dir: Path | None = 
         description=data["description"],
         author=data["author"],
         language=data["language"],
-        start_date=start if isinstance(start, datetime.date) else datetime.date.fromisoformat(start),
+        start_date=_as_date(start),
         episodes=tuple(episodes),
         cover=cover,
         voice=data.get("voice"),
@@ -312,7 +334,7 @@ def load_pack(spec: str | Path, catalog: Catalog) -> Pack:
     path = Path(spec)
     known = bundled_packs(catalog)
     if text_spec.endswith((".yaml", ".yml")) or "/" in text_spec or os.sep in text_spec or path.is_file():
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():  # a folder, a pipe or a loop: load_document says why
             raise UnknownIdError(f"{text_spec}: no such pack file")
         return pack_from_document(load_document(path), catalog, path.parent)
     if text_spec not in known:
