@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceguide.catalog.yamlio import Document, PathKey, load_document
-from voiceguide.errors import CatalogError, Problem, UnknownIdError
+from voiceguide.errors import BadOptionError, CatalogError, Problem, UnknownIdError
 
 POSITIONS = ("standing", "seated", "seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying")
 FLOOR_POSITIONS = frozenset({"seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying"})
@@ -221,6 +221,8 @@ def _ok() -> list[tuple[PathKey, str]]:
     return []
 
 
+MAX_ROUTINE_STRETCHES = 100
+"""Stretches in one routine: more than a long session holds, and it keeps composing quick."""
 MAX_TEXT = 1000
 """Characters in a title, name or description."""
 MAX_SPOKEN = 300
@@ -274,12 +276,14 @@ def choice(options: Sequence[str]) -> Check:
     return check
 
 
-def list_of(check: Check, *, non_empty: bool = False) -> Check:
+def list_of(check: Check, *, non_empty: bool = False, most: int | None = None) -> Check:
     def run(value: Any) -> list[tuple[PathKey, str]]:
         if not isinstance(value, list):
             return [((), "must be a list")]
         if non_empty and not value:
             return [((), "must not be empty")]
+        if most is not None and len(value) > most:
+            return [((), f"has {len(value)} entries; at most {most} are allowed")]
         return [((i, *p), m) for i, item in enumerate(value) for p, m in check(item)]
 
     return run
@@ -403,7 +407,7 @@ ROUTINE_FIELDS = [
     Field("title", text),
     Field("description", text, required=False),
     Field("minutes", nullable(number(0.5, 240)), required=False),
-    Field("stretches", list_of(routine_item, non_empty=True)),
+    Field("stretches", list_of(routine_item, non_empty=True, most=MAX_ROUTINE_STRETCHES)),
 ]
 check_routine_shape = mapping(ROUTINE_FIELDS)
 
@@ -633,6 +637,8 @@ def resolve_routine(spec: str, catalog: Catalog) -> Routine:
     ids = [s.strip() for s in spec.split(",") if s.strip()]
     if not ids:
         raise UnknownIdError("no routine given")
+    if len(ids) > MAX_ROUTINE_STRETCHES:
+        raise BadOptionError(f"ROUTINE: {len(ids)} stretches; a session takes at most {MAX_ROUTINE_STRETCHES}")
     if len(ids) == 1 and ids[0] not in catalog.stretches:
         catalog.routine(ids[0])  # raises with suggestions across routines and stretches
     stretches = [catalog.stretch(i) for i in ids]

@@ -54,8 +54,17 @@ _NUMBER_WORDS = [
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
+MAX_SESSION_MINUTES = 240
+"""The longest session composed (as --minutes allows)."""
+
+
 def number_words(n: int) -> str:
-    """Spell a whole number from 0 to 999 the way the voice should say it."""
+    """Spell a whole number (0 or more) the way the voice should say it."""
+    for size, scale in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
+        if n >= size:
+            big, rest = divmod(n, size)
+            tail = "" if not rest else f" and {number_words(rest)}" if rest < 100 else f" {number_words(rest)}"
+            return f"{number_words(big)} {scale}{tail}"
     if n < 20:
         return _NUMBER_WORDS[n]
     if n < 100:
@@ -570,6 +579,9 @@ def compose(
 
     if target_min is None:
         _, _, estimate, _ = build((0.0, base, None), 1.0, CLOSING_REST_S[0])
+        if estimate > MAX_SESSION_MINUTES * 60:  # a limit on what is rendered, checked before building it
+            raise FitError(f"'{routine.title}' would last {_mmss(estimate)}; a session lasts at most "
+                           f"{MAX_SESSION_MINUTES} min. Ask for fewer minutes (--minutes) or fewer stretches.")
         cues, chapters, total, doses = build((0.0, base, None), estimate / 60.0, CLOSING_REST_S[0])
     else:
         cues, chapters, total, doses = _fit(build, len(ladder), base, target_min, routine.title)

@@ -1,0 +1,71 @@
+"""Limits on session size, checked up front in bounded time and memory (issue 10, item 8)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from voiceguide.catalog.model import Catalog, check_files
+from voiceguide.cli import main
+from voiceguide.session.compose import number_words
+
+from .conftest import FIXTURES, error_lines
+
+HOSTILE = FIXTURES / "hostile"
+
+
+def test_a_routine_of_too_many_stretches_fails_check_with_its_line(catalog: Catalog) -> None:
+    path = HOSTILE / "too-many-stretches.yaml"
+    (problem,) = check_files([path], catalog)
+    assert (problem.line, problem.field) == (error_lines(path)[0], "stretches")
+    assert problem.message == "has 101 entries; at most 100 are allowed"
+
+
+def test_a_session_over_four_hours_is_refused_before_it_is_built() -> None:
+    result = CliRunner().invoke(main, ["script", str(HOSTILE / "too-long-session.yaml")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: 'Too long' would last 262:43; a session lasts at most 240 min. "
+        "Ask for fewer minutes (--minutes) or fewer stretches."]
+
+
+def test_too_many_stretch_ids_on_the_command_line_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["script", ",".join(["cat-cow"] * 101)])
+    assert result.exit_code == 2
+    assert result.output.strip() == "Error: ROUTINE: 101 stretches; a session takes at most 100"
+
+
+def test_ten_thousand_stretches_are_refused_within_a_small_memory_cap(tmp_path: Path) -> None:
+    # the reproduction once took 17 s and 1.2 GB before a traceback; capped at 512 MB it must
+    # still answer, in one line
+    path = tmp_path / "huge.yaml"
+    path.write_text("id: huge\ntitle: Huge\nstretches:\n" + "  - cat-cow\n" * 10_000)
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20));"
+            f"from voiceguide.cli import run; sys.argv = ['voiceguide', 'script', {str(path)!r}]; run()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        f"Error: {path}:4: stretches: has 10000 entries; at most 100 are allowed"]
+
+
+@pytest.mark.parametrize(("n", "words"), [
+    (999, "nine hundred and ninety-nine"),
+    (1000, "one thousand"),
+    (1001, "one thousand and one"),
+    (1500, "one thousand five hundred"),
+    (14_400, "fourteen thousand four hundred"),
+    (2_000_005, "two million and five"),
+    (3_000_000_000, "three billion"),
+])
+def test_number_words_spells_any_count(n: int, words: str) -> None:
+    assert number_words(n) == words
+
+
+def test_every_count_up_to_a_long_session_can_be_said() -> None:
+    # reps (100) x sets (10), minutes (240), seconds of the longest session (14,400)
+    for n in range(0, 14_401):
+        assert number_words(n).replace("-", " ").replace(" and ", " ").strip()
