@@ -29,7 +29,7 @@ from rich.console import Console
 
 from voiceguide.catalog.model import Catalog, resolve_routine
 from voiceguide.cli import main
-from voiceguide.live.session import (
+from voiceguide.live.sinks import (
     Command,
     CueEvent,
     FakeClock,
@@ -593,7 +593,7 @@ def _alive(pid: int) -> bool:
 
 def test_the_command_offers_every_backend_the_library_knows() -> None:
     from voiceguide.commands import live as command
-    from voiceguide.live import session as live
+    from voiceguide.live import sinks as live
 
     assert command.BACKENDS == live.BACKENDS
     assert set(live.platform_backends("linux")) | set(live.platform_backends("darwin")) | set(
@@ -936,6 +936,6 @@ def test_play_with_the_real_speech_engine(tmp_path: Path) -> None:
 
 def test_the_command_line_offers_every_backend_the_player_knows() -> None:
     from voiceguide.commands import live as command
-    from voiceguide.live import session as live
+    from voiceguide.live import sinks as live
 
     assert command.BACKENDS == live.BACKENDS
