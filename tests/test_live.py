@@ -29,19 +29,14 @@ from rich.console import Console
 
 from voiceguide.catalog.model import Catalog, resolve_routine
 from voiceguide.cli import main
+from voiceguide.live.clock import FakeClock, MonotonicClock
+from voiceguide.live.display import PlainDisplay, RichDisplay
+from voiceguide.live.guide import Guide
+from voiceguide.live.keys import KeyReader
+from voiceguide.live.scheduler import Command, CueEvent, PlaybackResult, Scheduler
+from voiceguide.live.session import LiveSession
 from voiceguide.live.sinks import (
-    Command,
-    CueEvent,
-    FakeClock,
-    Guide,
-    KeyReader,
-    LiveSession,
-    MonotonicClock,
     NoAudioDeviceError,
-    PlainDisplay,
-    PlaybackResult,
-    RichDisplay,
-    Scheduler,
     SubprocessSink,
     open_sink,
     platform_backends,
