@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from voiceguide import __version__
-from voiceguide.catalog.model import Catalog, check_files, load_catalog, resolve_routine
+from voiceguide.catalog.load import check_files, load_catalog, resolve_routine
+from voiceguide.catalog.types import Catalog
 from voiceguide.errors import CatalogError, UnknownIdError
 from voiceguide.fileio import write_text_atomic
 from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath
