@@ -27,7 +27,8 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from voiceguide.catalog.model import Catalog, resolve_routine
+from voiceguide.catalog.load import resolve_routine
+from voiceguide.catalog.types import Catalog
 from voiceguide.cli import main
 from voiceguide.live.clock import FakeClock, MonotonicClock
 from voiceguide.live.display import PlainDisplay, RichDisplay

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from voiceguide.catalog.model import resolve_routine
+from voiceguide.catalog.load import resolve_routine
 from voiceguide.commands.options import (
     adapt_options,
     breath_option,

@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from voiceguide import __version__
-from voiceguide.catalog.model import (
-    Catalog,
+from voiceguide.catalog.types import Catalog, Routine, unknown_message
+from voiceguide.catalog.validate import (
     Collector,
     Field,
-    Routine,
     boolean,
     check_routine_shape,
     kebab,
@@ -43,7 +42,6 @@ from voiceguide.catalog.model import (
     number,
     routine_from_document,
     text,
-    unknown_message,
 )
 from voiceguide.catalog.yamlio import Document, PathKey, load_document
 from voiceguide.errors import CatalogError, FitError, OutputPathError, Problem, UnknownIdError, VoiceguideError
