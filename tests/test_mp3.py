@@ -11,17 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voiceguide.sound.crc16 import crc16, crc16_combine, crc16_of_run, frame_crcs
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.sound.mp3 import (
     DELAY,
     FRAME,
     MARGIN,
-    crc16,
-    crc16_combine,
-    crc16_of_run,
     encode_fast,
     encode_stream,
-    frame_crcs,
     plan_cuts,
     read_tag,
     split_frames,

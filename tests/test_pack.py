@@ -28,7 +28,7 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 from PIL import Image
 
-from voiceguide.catalog.model import FLOOR_POSITIONS
+from voiceguide.catalog.types import FLOOR_POSITIONS
 from voiceguide.cli import main
 from voiceguide.errors import BadOptionError, PackBuildError, UnknownIdError
 from voiceguide.podcast.build import BuildResult, build_pack

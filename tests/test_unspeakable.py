@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from voiceguide.catalog.model import Catalog, check_files
+from voiceguide.catalog.load import check_files
+from voiceguide.catalog.types import Catalog
 from voiceguide.cli import main
 
 from .conftest import FIXTURES, error_lines

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from voiceguide.catalog.model import MAX_SPOKEN, Catalog, load_catalog, resolve_routine, text
+from voiceguide.catalog.load import load_catalog, resolve_routine
+from voiceguide.catalog.types import Catalog
+from voiceguide.catalog.validate import MAX_SPOKEN, text
 from voiceguide.errors import BadOptionError
 from voiceguide.fileio import write_text_atomic
 from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from voiceguide import __version__
-from voiceguide.catalog.model import Catalog
+from voiceguide.catalog.types import Catalog
 from voiceguide.errors import OutputPathError
 from voiceguide.fileio import remove_stale_temporaries
 from voiceguide.podcast.cover import generate_cover, podcast_cover

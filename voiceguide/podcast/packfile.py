@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voiceguide.catalog.model import (
-    Catalog,
+from voiceguide.catalog.types import Catalog, Routine, unknown_message
+from voiceguide.catalog.validate import (
     Collector,
     Field,
-    Routine,
     boolean,
     check_routine_shape,
     kebab,
@@ -29,7 +28,6 @@ from voiceguide.catalog.model import (
     number,
     routine_from_document,
     text,
-    unknown_message,
 )
 from voiceguide.catalog.yamlio import Document, PathKey, load_document
 from voiceguide.errors import CatalogError, FitError, Problem, UnknownIdError

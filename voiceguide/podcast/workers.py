@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voiceguide.catalog.model import Catalog, Routine
+from voiceguide.catalog.types import Catalog, Routine
 from voiceguide.errors import PackBuildError, VoiceguideError
 from voiceguide.fileio import make_temporary, write_text_atomic
 from voiceguide.podcast.feed import ShowInfo, chapters_document
