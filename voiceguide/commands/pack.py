@@ -181,7 +181,7 @@ def serve(folder: Path, host: str, port: int, no_qr: bool) -> None:
     Prints the page and feed addresses (and a QR code of the page) for a phone on the same Wi-Fi.
     Ctrl-C stops it.
     """
-    from voiceguide.podcast.serve import make_server, public_urls, qr_text, running
+    from voiceguide.podcast.serve import make_server, public_urls, qr_text, reach_note, running
 
     server = make_server(folder, host, port)
     with running(server):
@@ -189,8 +189,7 @@ def serve(folder: Path, host: str, port: int, no_qr: bool) -> None:
         click.echo(f"Serving {folder} on {host}:{server.server_address[1]}")
         click.echo(f"Page: {page}")
         click.echo(f"Feed: {feed}")
-        if host.startswith("127.") or host == "localhost":
-            click.echo("Only this machine can reach it; use --host 0.0.0.0 for phones on the network.")
+        click.echo(reach_note(host))
         if not no_qr:
             try:
                 click.echo(qr_text(page))

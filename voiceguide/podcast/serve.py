@@ -2,8 +2,9 @@
 
 A small threaded HTTP server: GET and HEAD only, byte ranges as RFC 9110 describes them (podcast
 players and iOS Safari will not play or seek audio without them), explicit content types, and
-nothing outside the pack's folder, however the path is spelled. ``/feed.xml`` is made per request
-from the build's manifest with this server's address, whatever base URL the pack was built with.
+nothing outside the pack's folder, however the path is spelled. ``/feed.xml`` is made from the
+build's manifest with the address the client used, whatever base URL the pack was built with: once
+per address and build, then served from memory with an ETag like any file.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 CHUNK = 64 * 1024
+MAX_FEEDS = 16
+"""Feeds kept in memory, one per address clients use (LAN address, localhost, a name)."""
+ALLOWED = "GET, HEAD"
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 
 
@@ -76,17 +80,26 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first_text, last_text = match[1], match[2]
     if not first_text:  # suffix range: the last N bytes
-        length = int(last_text)
+        length = _position(last_text)
         if length == 0 or size == 0:
             raise Unsatisfiable
         return max(0, size - length), size - 1
-    first = int(first_text)
-    if last_text and int(last_text) < first:
+    first = _position(first_text)
+    if last_text and _position(last_text) < first:
         return None  # invalid: ignored
     if first >= size:
         raise Unsatisfiable
-    last = min(int(last_text), size - 1) if last_text else size - 1
+    last = min(_position(last_text), size - 1) if last_text else size - 1
     return first, last
+
+
+_HUGE = 1 << 63
+
+
+def _position(digits: str) -> int:
+    """A byte position as written; any number past 2**63 (even thousands of digits) counts as 2**63."""
+    digits = digits.lstrip("0") or "0"
+    return _HUGE if len(digits) > 19 else min(int(digits), _HUGE)
 
 
 # --------------------------------------------------------------------------- the server
@@ -97,10 +110,37 @@ class PackServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256
+    """Connections the kernel holds while every thread is busy: a household's phones at once, with room."""
 
     def __init__(self, address: tuple[str, int], root: Path) -> None:
         self.root = root.resolve()
+        self._feeds: dict[str, tuple[tuple[int, int], bytes]] = {}
+        self._feeds_lock = threading.Lock()
         super().__init__(address, PackRequestHandler)
+
+    def feed_for(self, base_url: str) -> tuple[bytes, float] | None:
+        """The feed for clients reaching the server at ``base_url``, and when its build was written.
+
+        Made once per address and per build (the manifest's size and time), then served from
+        memory: a burst of feed requests costs one build of the feed, not one each.
+        """
+        try:
+            stat = (self.root / MANIFEST).stat()
+        except OSError:
+            return None
+        version = (stat.st_mtime_ns, stat.st_size)
+        with self._feeds_lock:
+            cached = self._feeds.get(base_url)
+            if cached is None or cached[0] != version:
+                built = read_manifest(self.root)
+                if built is None:
+                    return None
+                if len(self._feeds) >= MAX_FEEDS:
+                    self._feeds.clear()  # a client inventing Host names cannot grow memory
+                cached = (version, build_feed(built[0], built[1], base_url))
+                self._feeds[base_url] = cached
+        return cached[1], stat.st_mtime
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hangs up mid-request (players do, all the time) is no error worth a traceback."""
@@ -122,11 +162,26 @@ class PackRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: a phone seeking through an episode makes dozens of range requests."""
 
+    def parse_request(self) -> bool:
+        """As the standard handler, but a refusal of an HTTP version (505) or of a malformed request
+        is sent as an HTTP/1.1 response with a status line, not as HTTP/0.9's bare body."""
+        words = str(getattr(self, "raw_requestline", b""), "iso-8859-1").split()
+        if len(words) >= 3 and words[2].startswith("HTTP/"):
+            self.default_request_version = "HTTP/1.1"
+        return super().parse_request()
+
     def do_GET(self) -> None:
         self._respond(send_body=True)
 
     def do_HEAD(self) -> None:
         self._respond(send_body=False)
+
+    def _not_allowed(self) -> None:
+        """Methods HTTP knows but a read-only pack does not take: 405, saying which ones it does."""
+        self.close_connection = True  # any request body is left unread
+        self._error(HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": ALLOWED})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
 
     # ------------------------------------------------------------------ routing
 
@@ -136,9 +191,10 @@ class PackRequestHandler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND)
             return
         if path == "feed.xml":
-            feed = self._feed()
+            feed = self.server.feed_for(self._base_url())
             if feed is not None:
-                self._send(io.BytesIO(feed), len(feed), CONTENT_TYPES[".xml"], None, send_body)
+                body, mtime = feed
+                self._send(io.BytesIO(body), len(body), CONTENT_TYPES[".xml"], mtime, send_body)
                 return
         file = self._resolve(path)
         if file is None:
@@ -169,14 +225,6 @@ class PackRequestHandler(BaseHTTPRequestHandler):
             return None
         return candidate
 
-    def _feed(self) -> bytes | None:
-        """The feed with this server's address, or None to fall back to the file on disk."""
-        built = read_manifest(self.server.root)
-        if built is None:
-            return None
-        show, episodes = built
-        return build_feed(show, episodes, self._base_url())
-
     def _base_url(self) -> str:
         """Where the client reached us: the Host header when it is a plain host[:port]."""
         host = self.headers.get("Host", "")
@@ -199,6 +247,14 @@ class PackRequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes */{size}")
             self.send_header("Content-Length", "0")
             self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            return
+        if etag and not selected and self._not_modified(etag):
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.send_header("ETag", etag)
+            if mtime is not None:
+                self.send_header("Last-Modified", email.utils.formatdate(mtime, usegmt=True))
+            self.send_header("Cache-Control", "no-cache")
             self.end_headers()
             return
         first, last = selected if selected else (0, size - 1)
@@ -226,18 +282,28 @@ class PackRequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
                 remaining -= len(chunk)
 
+    def _not_modified(self, etag: str) -> bool:
+        """True if the client's copy (named by If-None-Match) is the current one."""
+        tags = [t.strip() for t in (self.headers.get("If-None-Match") or "").split(",") if t.strip()]
+        return "*" in tags or etag in tags or f"W/{etag}" in tags
+
     def _if_range_matches(self, etag: str | None, mtime: float | None) -> bool:
         value = (self.headers.get("If-Range") or "").strip()
         if value.startswith(('"', "W/")):
             return etag is not None and value == etag
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return parsed is not None and mtime is not None and int(parsed.timestamp()) >= int(mtime)
+        try:
+            parsed = email.utils.parsedate_to_datetime(value) if value else None
+            return parsed is not None and mtime is not None and int(parsed.timestamp()) >= int(mtime)
+        except (TypeError, ValueError, OverflowError):
+            return False  # not a date we can compare: the client gets the whole current file
 
-    def _error(self, status: HTTPStatus) -> None:
+    def _error(self, status: HTTPStatus, headers: dict[str, str] | None = None) -> None:
         body = f"{status.value} {status.phrase}\n".encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -292,6 +358,14 @@ def public_urls(server: PackServer, host: str) -> tuple[str, str]:
         shown = f"[{shown}]"
     base = f"http://{shown}:{port}/"
     return base, base + "feed.xml"
+
+
+def reach_note(host: str) -> str:
+    """Who can reach a server listening on ``host``, and how to change it."""
+    if host.startswith("127.") or host in ("localhost", "::1"):
+        return "Only this machine can reach it; use --host 0.0.0.0 for phones on the network."
+    return ("Anyone on this network can open it, not only your phone; "
+            "to keep it to this machine, use --host 127.0.0.1.")
 
 
 def qr_text(data: str) -> str:
