@@ -81,3 +81,7 @@ class AudioError(VoiceguideError):
 
 class PackBuildError(VoiceguideError):
     """Raised when an episode of a pack fails to render or a pack's output folder is unusable."""
+
+
+class NoCatalogError(VoiceguideError):
+    """Raised when --catalog names a folder that holds no stretches (no stretches/*.yaml)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from voiceguide.catalog.types import Catalog, Routine, RoutineItem, Stretch
 from voiceguide.catalog.validate import MAX_ROUTINE_STRETCHES, routine_from_document, stretch_from_document
 from voiceguide.catalog.yamlio import Document, load_document
-from voiceguide.errors import BadOptionError, CatalogError, Problem, UnknownIdError
+from voiceguide.errors import BadOptionError, CatalogError, NoCatalogError, Problem, UnknownIdError
 
 
 def bundled_catalog_dir() -> Path:
@@ -46,6 +46,9 @@ def load_catalog(root: Path | None = None) -> Catalog:
             problems += e.problems
     if problems:
         raise CatalogError(problems)
+    if not catalog.stretches:
+        raise NoCatalogError(f"{root}: no catalog here (no stretches/*.yaml); give the folder that holds "
+                             "stretches/ and routines/")
     return catalog
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from voiceguide.commands.options import FiniteRange, catalog_of
+from voiceguide.commands.options import FiniteRange, catalog_of, plural
 from voiceguide.fileio import write_text_atomic
 from voiceguide.session.compose import LEVELS, ComposeOptions, compose
 
@@ -55,11 +55,13 @@ def make(
     else:
         write_text_atomic(output, text)
     summary = ", ".join(catalog.stretch(i.stretch).name for i in routine.items)
-    click.echo(
-        f"{routine.title}: {len(routine.items)} stretches, {timeline.duration_s / 60:.1f} min, seed {request.seed}"
-        f" - {summary}" + (f"\nWrote {output}; render it with: voiceguide render {output}" if output else ""),
+    click.echo(  # on standard error: without -o the routine itself is on standard output
+        f"{routine.title}: {plural(len(routine.items), 'stretch')}, {timeline.duration_s / 60:.1f} min, "
+        f"seed {request.seed} - {summary}",
         err=True,
     )
+    if output:
+        click.echo(f"Wrote {output}; render it with: voiceguide render {output}")
 
 
 COMMANDS = [make]

@@ -66,11 +66,20 @@ breath_option = click.option(
 
 
 def emit(text: str, output: Path | None) -> None:
+    """``text`` to standard output, or to ``output`` with a 'Wrote' line (on standard output, as
+    every command says what it wrote)."""
     if output is None:
         click.echo(text, nl=False)
     else:
         write_text_atomic(output, text)
-        click.echo(f"Wrote {output}", err=True)
+        click.echo(f"Wrote {output}")
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 chapter', '2 chapters', '3 stretches'."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}{'es' if noun.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
 
 
 def adapt_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from voiceguide.commands.options import adapt_options, breath_option, catalog_of, compose_options
+from voiceguide.commands.options import adapt_options, breath_option, catalog_of, compose_options, plural
 from voiceguide.errors import CatalogError
 from voiceguide.voice.engines import engine_factory
 
@@ -127,7 +127,7 @@ def _summary(result: BuildResult) -> None:
 
     total = sum(e.duration_s for e in result.episodes)
     click.echo(
-        f"Built {result.folder}: {len(result.episodes)} episodes, {clock(total)} in all "
+        f"Built {result.folder}: {plural(len(result.episodes), 'episode')}, {clock(total)} in all "
         f"({len(result.rendered)} rendered, {len(result.skipped)} up to date) in {result.seconds_taken:.1f} s"
     )
     if result.removed:

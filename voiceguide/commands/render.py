@@ -16,6 +16,7 @@ from voiceguide.commands.options import (
     compose_options,
     minutes_option,
     open_speech,
+    plural,
     voice_options,
 )
 
@@ -75,6 +76,11 @@ def render(
     """
     if captions_path is not None and captions_path.suffix.lower() not in (".vtt", ".srt"):
         raise click.BadParameter("captions file must end in .vtt or .srt", param_hint="--captions")
+    if output is not None and output.suffix and output.suffix.lower() != ".mp3":
+        raise click.BadParameter(f"render writes MP3 audio; give a file ending in .mp3, not {output.suffix}",
+                                 param_hint="-o")
+    if timeline_path is not None and timeline_path.suffix.lower() != ".json":
+        raise click.BadParameter("the timed script is JSON; give a file ending in .json", param_hint="--timeline")
     from voiceguide.progress import progress_display
     from voiceguide.sound.audio import AudioOptions, parse_bitrate
     from voiceguide.sound.render import render as render_session
@@ -99,7 +105,7 @@ def render(
         )
     tl = result.timeline
     click.echo(
-        f"Wrote {result.path}: {clock(tl.duration_s)}, {len(tl.chapters)} chapters, "
+        f"Wrote {result.path}: {clock(tl.duration_s)}, {plural(len(tl.chapters), 'chapter')}, "
         f"{result.size_bytes / 1024 / 1024:.1f} MB, in {result.seconds_taken:.1f} s"
     )
 

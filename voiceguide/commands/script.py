@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from voiceguide.commands.options import adapt_options, breath_option, build_timeline, emit, minutes_option
+from voiceguide.errors import BadOptionError
 from voiceguide.session.export import FORMATS, render_text
 
 
@@ -15,7 +16,8 @@ from voiceguide.session.export import FORMATS, render_text
 @minutes_option
 @breath_option
 @adapt_options
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="text, json, srt or vtt (default: from the -o file's extension, else text).")
 @click.option("-o", "--output", type=click.Path(dir_okay=True, path_type=Path), help="Write to this file.")
 @click.pass_context
 def script(
@@ -25,8 +27,21 @@ def script(
 
     ROUTINE is a routine id, a stretch id, comma-separated stretch ids, or a routine YAML file.
     """
+    fmt = output_format(fmt, output)
     timeline = build_timeline(ctx, routine, minutes, breath)
     emit(render_text(timeline, fmt), output)
+
+
+EXTENSIONS = {".txt": "text", ".text": "text", ".json": "json", ".srt": "srt", ".vtt": "vtt"}
+
+
+def output_format(fmt: str | None, output: Path | None) -> str:
+    """The format to write: as asked, else as the output's extension says; never one the name denies."""
+    implied = EXTENSIONS.get(output.suffix.lower()) if output is not None else None
+    if fmt is not None and implied is not None and fmt != implied:
+        raise BadOptionError(f"--format {fmt} does not match {output}, which names a {implied} file; "
+                             f"drop --format or use --format {implied}")
+    return fmt or implied or "text"
 
 
 COMMANDS = [script]
