@@ -28,14 +28,15 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from voiceguide.errors import AudioError
 from voiceguide.fileio import make_temporary
-from voiceguide.sound.crc16 import crc16, crc16_of_run
+from voiceguide.sound.crc16 import crc16_of_run
 from voiceguide.sound.ffmpeg import ffmpeg_path
+from voiceguide.sound.frames import frame_size, read_frames, read_tag, split_frames, stands_alone, write_tag
 
 FRAME = 576
 """Samples per MPEG-2 layer III frame (22,050 Hz)."""
@@ -45,8 +46,6 @@ MARGIN = 4 * FRAME
 """Silence kept on each side of a cut, so the frames around it hear only silence."""
 MIN_CUT_FRAMES = 4
 SAMPLE_RATE = 22050
-_INFO_SIZE = 156
-"""Bytes of the Info tag from its 'Info' word to its CRC (what ffmpeg writes)."""
 STALL_S = 30.0
 """An encoder that takes no input and does not finish for this long is stopped as wedged."""
 
@@ -111,97 +110,6 @@ def shortened_span(ranges: list[tuple[int, int]], begin: int, end: int) -> Itera
         if lo < hi:
             yield a + lo - offset, a + hi - offset
         offset += length
-
-
-# --------------------------------------------------------------------------- frames
-
-
-def frame_size(header: bytes) -> int:
-    """Length of the MPEG audio layer III frame that starts with this 4-byte header, or 0."""
-    if len(header) < 4 or header[0] != 0xFF or (header[1] & 0xE0) != 0xE0:
-        return 0
-    version = (header[1] >> 3) & 3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
-    layer = (header[1] >> 1) & 3
-    bitrate_index, rate_index, padding = header[2] >> 4, (header[2] >> 2) & 3, (header[2] >> 1) & 1
-    if layer != 1 or version == 1 or bitrate_index in (0, 15) or rate_index == 3:
-        return 0
-    rates = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}[version]
-    if version == 3:
-        kbps = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)[bitrate_index]
-        return 144 * kbps * 1000 // rates[rate_index] + padding
-    kbps = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)[bitrate_index]
-    return 72 * kbps * 1000 // rates[rate_index] + padding
-
-
-def split_frames(data: bytes) -> list[bytes]:
-    """The frames of an MP3 stream with no tags; ValueError if it holds anything else."""
-    frames, pos = [], 0
-    while pos < len(data):
-        size = frame_size(data[pos : pos + 4])
-        if size == 0 or pos + size > len(data):
-            raise ValueError(f"not an MP3 frame at byte {pos}")
-        frames.append(data[pos : pos + size])
-        pos += size
-    return frames
-
-
-def _side_info_offset(frame: bytes) -> int:
-    return 4 if frame[1] & 1 else 6  # protection bit set: no CRC
-
-
-def _info_offset(frame: bytes | bytearray) -> int:
-    version, mono = (frame[1] >> 3) & 3, (frame[3] >> 6) == 3
-    side = (17 if mono else 32) if version == 3 else (9 if mono else 17)
-    return 4 + side
-
-
-def stands_alone(frame: bytes) -> bool:
-    """True if the frame borrows no bits from the frames before it (main_data_begin is 0)."""
-    offset = _side_info_offset(frame)
-    mpeg1 = (frame[1] >> 3) & 3 == 3
-    return frame[offset] == 0 and (not mpeg1 or frame[offset + 1] & 0x80 == 0)
-
-
-@dataclass(frozen=True)
-class Tag:
-    """What the Info/LAME tag of an encoded part says."""
-
-    frames: int
-    delay: int
-    padding: int
-    audio_crc: int
-
-
-def read_tag(info_frame: bytes) -> Tag | None:
-    at = _info_offset(info_frame)
-    if info_frame[at : at + 4] not in (b"Info", b"Xing") or info_frame[at + 7] & 15 != 15:
-        return None
-    frames = int.from_bytes(info_frame[at + 8 : at + 12], "big")
-    delay_padding = int.from_bytes(info_frame[at + 141 : at + 144], "big")
-    crc = int.from_bytes(info_frame[at + _INFO_SIZE - 4 : at + _INFO_SIZE - 2], "big")
-    return Tag(frames, delay_padding >> 12, delay_padding & 0xFFF, crc)
-
-
-def write_tag(info_frame: bytes, starts: Sequence[int], audio_size: int, padding: int, audio_crc: int) -> bytes:
-    """The first part's Info frame, rewritten for the whole file.
-
-    ``starts`` holds the byte offset of every audio frame from the start of the file.
-    """
-    out = bytearray(info_frame)
-    at = _info_offset(out)
-    size = len(out) + audio_size
-    out[at + 8 : at + 12] = len(starts).to_bytes(4, "big")
-    out[at + 12 : at + 16] = size.to_bytes(4, "big")
-    # table of contents: the byte position, out of 256, at each percent of the duration
-    for i in range(1, 100):
-        out[at + 16 + i] = min(255, 256 * starts[i * len(starts) // 100] // size)
-    delay = int.from_bytes(out[at + 141 : at + 144], "big") >> 12
-    out[at + 141 : at + 144] = ((delay << 12) | padding).to_bytes(3, "big")
-    out[at + _INFO_SIZE - 8 : at + _INFO_SIZE - 4] = audio_size.to_bytes(4, "big")
-    out[at + _INFO_SIZE - 4 : at + _INFO_SIZE - 2] = audio_crc.to_bytes(2, "big")
-    out[at + _INFO_SIZE - 2 : at + _INFO_SIZE] = b"\0\0"  # the tag's CRC covers its own field as zero
-    out[at + _INFO_SIZE - 2 : at + _INFO_SIZE] = crc16(bytes(out[:190])).to_bytes(2, "big")
-    return bytes(out)
 
 
 # --------------------------------------------------------------------------- encoding
@@ -454,47 +362,68 @@ class _Stopped(Exception):
 
 
 def _join(parts: list[Part], outputs: list[Path], cuts: list[Cut], silence: bytes, path: Path) -> None:
-    """Write the parts' frames with the silent runs between them, part by part, then the tag."""
+    """Write the parts' frames with the silent runs between them, part by part, then the tag.
+
+    Each part is read a block at a time and written in batches, so memory stays the same
+    whatever the session's length (only the table of frame positions grows, 8 bytes a frame).
+    """
     pending = iter(cuts)
     cut = next(pending, None)
     starts = array.array("Q")
     crc = padding = 0
     with open(path, "wb") as out:
         info: bytes | None = None
-        for part, output in zip(parts, outputs):
-            all_frames = _frames_of(output)
-            tag = read_tag(all_frames[0])
-            if tag is None:
-                raise EncodingMismatch("no Info tag")
-            audio = all_frames[1:]
-            a, b = part.input_span
-            if len(audio) != tag.frames or (not part.last and len(audio) * FRAME != (b - a) + DELAY + FRAME):
-                raise EncodingMismatch("unexpected frame count")
-            if info is None:
-                info = all_frames[0]
-                out.write(info)  # a placeholder until the totals are known
-            # decoded frame j of a part starts at shortened-stream sample origin + j * 576
-            origin = -DELAY if part.first else part.begin
-            pieces: list[tuple[bytes, int]] = []
-            start = 0
-            while cut is not None and cut.at <= part.end:
-                j = (cut.at - origin) // FRAME
-                if (cut.at - origin) % FRAME or not 0 <= j <= len(audio):
-                    raise EncodingMismatch("cut off a frame boundary")
-                if j < len(audio) and not stands_alone(audio[j]):
-                    raise EncodingMismatch("frame borrows from the reservoir")
-                pieces += [(frame, 1) for frame in audio[start:j]]
-                pieces.append((silence, cut.frames))
-                start = j
-                cut = next(pending, None)
-            pieces += [(frame, 1) for frame in audio[start:]]
-            position = out.tell()
-            for frame, times in pieces:
+        position = 0
+        batch: list[tuple[bytes, int]] = []
+
+        def flush() -> None:
+            nonlocal crc, position
+            for frame, times in batch:
                 for _ in range(times):
                     starts.append(position)
                     position += len(frame)
                 out.write(frame * times)
-            crc = crc16_of_run(pieces, crc)
+            crc = crc16_of_run(batch, crc)
+            batch.clear()
+
+        for part, output in zip(parts, outputs):
+            frames = read_frames(output)
+            first = next(frames, None)
+            tag = read_tag(first) if first is not None else None
+            if first is None or tag is None:
+                raise EncodingMismatch("no Info tag")
+            a, b = part.input_span
+            if not part.last and tag.frames * FRAME != (b - a) + DELAY + FRAME:
+                raise EncodingMismatch("unexpected frame count")
+            if info is None:
+                info = first
+                out.write(info)  # a placeholder until the totals are known
+                position = len(info)
+            # decoded frame j of a part starts at shortened-stream sample origin + j * 576
+            origin = -DELAY if part.first else part.begin
+            inserts: list[tuple[int, int]] = []  # (before frame j, silent frames)
+            while cut is not None and cut.at <= part.end:
+                j = (cut.at - origin) // FRAME
+                if (cut.at - origin) % FRAME or not 0 <= j <= tag.frames:
+                    raise EncodingMismatch("cut off a frame boundary")
+                inserts.append((j, cut.frames))
+                cut = next(pending, None)
+            inserts.reverse()
+            count = 0
+            for frame in frames:
+                while inserts and inserts[-1][0] == count:
+                    if not stands_alone(frame):
+                        raise EncodingMismatch("frame borrows from the reservoir")
+                    batch.append((silence, inserts.pop()[1]))
+                batch.append((frame, 1))
+                count += 1
+                if len(batch) >= 4096:
+                    flush()
+            while inserts and inserts[-1][0] == count:
+                batch.append((silence, inserts.pop()[1]))
+            if count != tag.frames or inserts:
+                raise EncodingMismatch("unexpected frame count")
+            flush()
             padding = tag.padding
         assert info is not None
         audio_size = out.tell() - len(info)
