@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,12 +17,25 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists() or os.name 
                                 reason="process groups are inspected through Linux /proc")
 
 
+STARTED: list[int] = []
+"""Process groups started by :func:`start`, for :func:`kill_started` to clear after each test."""
+
+
 def start(args: list[str], cwd: Path, **env: str) -> subprocess.Popen[str]:
     """``voiceguide ARGS`` as the leader of a new process group (its children join the group)."""
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "voiceguide", *args], cwd=cwd, env={**os.environ, **env},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
+    STARTED.append(proc.pid)
+    return proc
+
+
+def kill_started() -> None:
+    """Kill whatever is left of the groups a test started (after its assertions, pass or fail)."""
+    while STARTED:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(STARTED.pop(), signal.SIGKILL)
 
 
 def group_members(pgid: int) -> list[str]:

@@ -9,14 +9,22 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .conftest import FIXTURES
-from .processes import group_ends, group_members, needs_proc, start, wait_until
+from .processes import group_ends, group_members, kill_started, needs_proc, start, wait_until
 
 pytestmark = needs_proc
+
+
+@pytest.fixture(autouse=True)
+def no_process_left() -> Iterator[None]:
+    """Whatever a test's processes leave running (when the code under test fails) is killed after it."""
+    yield
+    kill_started()
 STAND_INS = FIXTURES / "ffmpeg"
 
 

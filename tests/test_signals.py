@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,16 @@ import feedparser
 import pytest
 import yaml
 
-from .processes import group_ends, needs_proc, start, temporaries, wait_until
+from .processes import group_ends, kill_started, needs_proc, start, temporaries, wait_until
 
 pytestmark = [needs_proc, pytest.mark.ffmpeg]
+
+
+@pytest.fixture(autouse=True)
+def no_process_left() -> Iterator[None]:
+    """Whatever a test's processes leave running (when the code under test fails) is killed after it."""
+    yield
+    kill_started()
 
 LONG_PACK: dict[str, Any] = {
     "id": "long-pack", "title": "Long pack", "description": "Long sessions, to be interrupted.",
