@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import string
 import time
@@ -32,10 +33,31 @@ def spoken_fields(s: Stretch) -> dict[str, str]:
     """Where {side}/{other} may appear (setup, cues, breath, release), by field name."""
     out = {"breath.inhale": s.breath_in, "breath.exhale": s.breath_out}
     out.update({f"setup[{i}]": line for i, line in enumerate(s.setup)})
+    out.update({f"side_setup[{i}]": line for i, line in enumerate(s.side_setup)})
     out.update({f"cues[{i}]": line for i, line in enumerate(s.cues)})
+    for key, line in (("breath.inhale_short", s.breath_in_short), ("breath.exhale_short", s.breath_out_short)):
+        if line:
+            out[key] = line
     if s.release:
         out["release"] = s.release
     return out
+
+
+SIDE_WORDS = re.compile(r"\b(right|left)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", stretch_files(), ids=lambda p: p.stem)
+def test_every_side_line_names_a_side_and_mirrors_cleanly(path: Path, catalog: Catalog) -> None:
+    """Side lines are written once with {side}/{other} and mirrored by rule, never with a literal side."""
+    s = catalog.stretches[path.stem]
+    for line in s.side_setup:
+        assert placeholders(line) & {"side", "other"}, f"{s.id}: {line!r} does not name a side"
+    for name, text in spoken_fields(s).items():
+        assert not SIDE_WORDS.search(text), f"{s.id} {name}: a literal side in {text!r}; use {{side}}/{{other}}"
+        right, left = text.format(side="right", other="left"), text.format(side="left", other="right")
+        if placeholders(text) & {"side", "other"}:
+            assert right != left
+            assert SIDE_WORDS.sub(lambda m: {"right": "left", "left": "right"}[m[1]], right) == left
 
 
 def placeholders(text: str) -> set[str]:
@@ -65,7 +87,10 @@ def test_every_stretch_has_the_fields_the_spec_needs(path: Path, catalog: Catalo
     assert s.style in STYLES
     assert isinstance(s.sides, bool)
     assert s.breath_in.strip() and s.breath_out.strip()
-    assert s.setup and all(line.strip() for line in s.setup)
+    assert (s.setup or s.start) and all(line.strip() for line in s.setup)
+    assert s.start is not None, "every bundled stretch names the shape it starts from"
+    if s.sides:
+        assert s.side_setup, "a sided stretch sets each side up on its own"
     assert all(line.strip() for line in s.cues)
     assert 0 <= s.settle_seconds <= 60
     for rng in (s.hold_seconds, s.reps, s.sets):
@@ -95,6 +120,8 @@ def test_side_placeholders_only_in_sided_stretches(path: Path, catalog: Catalog)
             assert found <= {"side", "other"}, f"{s.id} {name}: {text!r}"
             spoken = text.format(side="right", other="left")
             assert "{" not in spoken and "}" not in spoken
+        elif s.alternating and name.startswith("breath"):
+            assert found <= {"side"}, f"{s.id} {name}: {text!r}"
         else:
             assert not found and "{" not in text and "}" not in text, f"{s.id} {name}: {text!r}"
     for caution in s.cautions:  # spoken as written in the safety note, never per side

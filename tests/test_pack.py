@@ -248,7 +248,8 @@ def test_chapters_json_follows_the_podcasting_2_spec(built: Built) -> None:
         document = json.loads((built.folder / "episodes" / f"{slug}.chapters.json").read_text(encoding="utf-8"))
         assert document["version"] == "1.2.0"
         chapters = document["chapters"]
-        assert isinstance(chapters, list) and len(chapters) == stretches
+        assert isinstance(chapters, list) and len(chapters) == stretches + 2  # with a welcome and a closing
+        assert (chapters[0]["title"], chapters[-1]["title"]) == ("Welcome", "Closing")
         starts = []
         for chapter in chapters:
             assert isinstance(chapter["startTime"], (int, float)) and not isinstance(chapter["startTime"], bool)
@@ -611,6 +612,6 @@ def test_avoid_applies_to_every_episode_and_rerenders_only_what_changes(tmp_path
     result = build(pack_file, folder, compose_options=ComposeOptions(avoid=("knees",)))
     assert result.rendered == ["01-k"]  # the seated episode has nothing to swap, so it is unchanged
     chapters = json.loads((folder / "episodes" / "01-k.chapters.json").read_text())["chapters"]
-    assert [c["title"] for c in chapters] == ["Seated Cat-Cow", "Knee-to-Chest Stretch"]
+    assert [c["title"] for c in chapters] == ["Welcome", "Seated Cat-Cow", "Knee-to-Chest Stretch", "Closing"]
     transcript = (folder / "episodes" / "01-k.vtt").read_text()
     assert "To look after your knees, we swap Cat-Cow for Seated Cat-Cow" in transcript

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from voiceguide.catalog.types import Catalog, Routine, RoutineItem, Stretch
-from voiceguide.catalog.validate import routine_from_document, stretch_from_document
+from voiceguide.catalog.validate import phrases_from_document, routine_from_document, stretch_from_document
 from voiceguide.catalog.yamlio import Document, load_document
 from voiceguide.errors import CatalogError, Problem, UnknownIdError
 
@@ -44,6 +44,13 @@ def load_catalog(root: Path | None = None) -> Catalog:
             catalog.routines[routine.id] = routine
         except CatalogError as e:
             problems += e.problems
+    phrases_file = root / "phrases.yaml"
+    if not phrases_file.is_file():
+        phrases_file = bundled_catalog_dir() / "phrases.yaml"
+    try:
+        catalog.phrases = phrases_from_document(load_document(phrases_file, _display(phrases_file, root)))
+    except CatalogError as e:
+        problems += e.problems
     if problems:
         raise CatalogError(problems)
     return catalog

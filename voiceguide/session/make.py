@@ -70,7 +70,7 @@ def candidates(catalog: Catalog, request: Request) -> list[tuple[Stretch, float]
     for stretch in catalog.stretches.values():
         if allowed is not None and stretch.position not in allowed:
             continue
-        if set(stretch.caution_tags) & set(request.avoid):
+        if stretch.avoid_tags & set(request.avoid):
             continue
         weight = _weight(stretch, request.focus)
         if weight > 0:
@@ -96,13 +96,17 @@ def order(stretches: Sequence[Stretch]) -> list[Stretch]:
 
 
 def _draw(pool: list[tuple[Stretch, float]], rng: random.Random) -> Stretch:
+    """Draw one stretch by weight, and take its variants (same family) out of the pool."""
     total = sum(w for _, w in pool)
     pick = rng.uniform(0, total)
-    for i, (_, weight) in enumerate(pool):
+    chosen = pool[-1][0]
+    for stretch, weight in pool:
         pick -= weight
         if pick <= 0:
-            return pool.pop(i)[0]
-    return pool.pop()[0]
+            chosen = stretch
+            break
+    pool[:] = [(s, w) for s, w in pool if s.id != chosen.id and (chosen.family is None or s.family != chosen.family)]
+    return chosen
 
 
 def make_routine(catalog: Catalog, request: Request) -> Routine:
@@ -141,7 +145,7 @@ def _as_routine(stretches: Sequence[Stretch], request: Request) -> Routine:
     areas = " and ".join(a.replace("-", " ") for a in request.focus)
     return Routine(
         id=f"my-{'-'.join(request.focus)}-{request.minutes:g}min".replace(".", "-"),
-        title=f"{areas.capitalize()} session",
+        title=f"Stretches for the {areas}",
         description=f"A {request.minutes:g}-minute {request.level} session for the {areas}, made for you.",
         minutes=request.minutes,
         items=tuple(RoutineItem(s.id) for s in stretches),

@@ -1,0 +1,211 @@
+"""What a listener on the mat hears: every side set up, sides named, nothing said twice, safety that holds.
+
+These read the composed script of every bundled routine and of `make` outputs (seeds, focuses,
+levels, avoided tags) and check the properties a calm instructor's session has.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+import pytest
+
+from voiceguide.catalog.shapes import SHAPES
+from voiceguide.catalog.types import CAUTION_TAGS, LOAD_TAGS, Catalog, Routine, RoutineItem
+from voiceguide.errors import FitError
+from voiceguide.session.compose import ComposeOptions, compose
+from voiceguide.session.make import Request, make_routine
+from voiceguide.session.timeline import Timeline
+
+from .conftest import bundled, fake_length
+
+ROUTINES = sorted(bundled().routines)
+ASKS_FOR = {
+    "knees": re.compile(r"hands and knees|\bkneel|\blunge|knee down|back knee", re.IGNORECASE),
+    "wrists": re.compile(r"hands and knees|palms flat|hands flat|press the floor away|push through your hands"
+                         r"|press through your hands|straighten your arms", re.IGNORECASE),
+    "neck": re.compile(r"(tip|tilt|turn|lower) your (head|chin|ear)|chin toward your chest", re.IGNORECASE),
+}
+"""Words that ask the body for what an avoided tag keeps out."""
+
+
+def stretch_cues(tl: Timeline, index: int) -> list:
+    return [c for c in tl.cues if c.chapter == index]
+
+
+def sessions() -> list[tuple[str, Timeline]]:
+    catalog = bundled()
+    out = []
+    for rid in ROUTINES:
+        for level in ("gentle", "standard", "deep"):
+            out.append((f"{rid}/{level}", compose(catalog.routines[rid], catalog, ComposeOptions(level=level))))
+    return out
+
+
+SESSIONS = sessions()
+
+
+@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+def test_every_side_is_set_up_before_its_work(name: str, tl: Timeline) -> None:
+    catalog = bundled()
+    for index, dose in enumerate(tl.meta["doses"]):
+        s = catalog.stretch(dose["stretch"])
+        if not s.sides:
+            continue
+        cues = stretch_cues(tl, index)
+        for k, c in enumerate(cues):
+            if c.text and c.text.startswith("Switch to your "):
+                side = c.text.split()[3]
+                after = [x for x in cues[k + 1:] if x.kind == "speech" or x.role == "hold-start"]
+                work = next(i for i, x in enumerate(after) if x.role in ("hold-start", "count", "breath"))
+                setup = [x.text for x in after[:work] if x.kind == "speech"]
+                assert any(side in str(t) for t in setup), (name, s.id, side, setup)
+                before = [x.text for x in cues[:k] if x.kind == "speech"]
+                if s.release:
+                    other = "left" if side == "right" else "right"
+                    assert s.release.format(side=other, other=side) in before[-4:], (name, s.id, before[-4:])
+
+
+@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+def test_alternating_moves_name_their_side(name: str, tl: Timeline) -> None:
+    catalog = bundled()
+    for index, dose in enumerate(tl.meta["doses"]):
+        s = catalog.stretch(dose["stretch"])
+        if not s.alternating:
+            continue
+        assert dose["reps"] % 2 == 0, "alternating reps come in even numbers"
+        cues = stretch_cues(tl, index)
+        moves = [c.text for c in cues if c.role == "breath" and re.search(r"\b(right|left)\b", str(c.text))]
+        sides = [re.search(r"\b(right|left)\b", str(t))[1] for t in moves]  # type: ignore[index]
+        assert len(sides) == dose["reps"] * dose["sets"], (name, s.id, moves)
+        assert all(a != b for a, b in pairwise(sides)), sides
+
+
+@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+def test_no_stretch_name_twice_within_ten_seconds(name: str, tl: Timeline) -> None:
+    catalog = bundled()
+    names = {catalog.stretch(d["stretch"]).name for d in tl.meta["doses"]}
+    said = [(c.start_s, n) for c in tl.speech() for n in names if n in str(c.text)]
+    for (t1, n1), (t2, n2) in pairwise(said):
+        assert not (n1 == n2 and t2 - t1 < 10), (name, n1, t1, t2)
+
+
+@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+def test_no_setup_repeated_when_the_position_is_unchanged(name: str, tl: Timeline) -> None:
+    catalog = bundled()
+    doses = tl.meta["doses"]
+    for index in range(1, len(doses)):
+        before, now = catalog.stretch(doses[index - 1]["stretch"]), catalog.stretch(doses[index]["stretch"])
+        if before.start == now.start:
+            lines = [c.text for c in stretch_cues(tl, index) if c.kind == "speech"]
+            arrive = set(SHAPES[str(now.start)].arrive)
+            assert not arrive & set(lines), (name, now.id, arrive & set(lines))
+            assert any(str(t).startswith("Stay ") for t in lines), (name, now.id)
+
+
+@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+def test_deciding_cautions_come_before_the_setup(name: str, tl: Timeline) -> None:
+    catalog = bundled()
+    for index, dose in enumerate(tl.meta["doses"]):
+        s = catalog.stretch(dose["stretch"])
+        cues = [c for c in stretch_cues(tl, index) if c.kind == "speech"]
+        first_setup = next(i for i, c in enumerate(cues) if c.role in ("setup", "transition") and i > 0)
+        for caution in s.cautions:
+            if caution.tag in ("pregnancy", "high-blood-pressure"):
+                at = [i for i, c in enumerate(cues) if c.text == caution.say]
+                assert at and at[0] < first_setup, (name, s.id, caution.say)
+
+
+def test_a_session_rendered_twice_is_worded_the_same() -> None:
+    catalog = bundled()
+    a = compose(catalog.routines["lower-back-relief"], catalog).to_json()
+    assert a == compose(catalog.routines["lower-back-relief"], catalog).to_json()
+
+
+def test_breath_lines_vary() -> None:
+    tl = dict(SESSIONS)["lower-back-relief/standard"]
+    breath = [c.text for c in tl.speech() if c.role == "breath"]
+    assert max(breath.count(t) for t in set(breath)) <= len(breath) / 3
+
+
+def test_gentle_adds_guidance_and_deep_thins_it() -> None:
+    catalog = bundled()
+    routine = catalog.routines["evening-wind-down"]
+    per_minute = {}
+    for lv in ("gentle", "standard", "deep"):
+        tl = compose(routine, catalog, ComposeOptions(minutes=12, level=lv), fake_length)
+        per_minute[lv] = len(tl.speech()) / (tl.duration_s / 60)
+    assert per_minute["gentle"] > per_minute["standard"] > per_minute["deep"], per_minute
+
+
+def test_pinned_numbers_are_kept_exactly() -> None:
+    catalog = bundled()
+    routine = Routine("pin", "Pinned", "", 10, (RoutineItem("cat-cow"), RoutineItem("childs-pose", hold=60)))
+    for minutes in (4, 6, 8):
+        tl = compose(routine, catalog, ComposeOptions(minutes=minutes, strict=True), fake_length)
+        dose = next(d for d in tl.meta["doses"] if d["stretch"] == "childs-pose")
+        assert dose["hold_s"] == 60
+        assert abs(tl.duration_s - minutes * 60) <= 2
+
+
+def test_pinned_numbers_that_make_the_minutes_impossible_say_so() -> None:
+    catalog = bundled()
+    routine = Routine("pin", "Pinned", "", None, (RoutineItem("childs-pose", hold=60, sets=2),))
+    with pytest.raises(FitError, match="pins"):
+        compose(routine, catalog, ComposeOptions(minutes=10), fake_length)
+
+
+def test_short_sessions_leave_out_stretches_and_say_which() -> None:
+    catalog = bundled()
+    tl = compose(catalog.routines["kneeling-back"], catalog, ComposeOptions(minutes=3))
+    assert abs(tl.duration_s - 180) <= 2
+    said = " ".join(str(c.text) for c in tl.speech() if c.role == "safety")
+    assert "we leave out" in said
+    with pytest.raises(FitError):
+        compose(catalog.routines["kneeling-back"], catalog, ComposeOptions(minutes=3, strict=True))
+
+
+def _avoided_sessions(catalog: Catalog) -> list[tuple[str, str, Timeline]]:
+    out = []
+    for tag in CAUTION_TAGS:
+        for rid in ROUTINES:
+            try:
+                tl = compose(catalog.routines[rid], catalog, ComposeOptions(avoid=(tag,)))
+            except Exception as e:  # a routine with nothing left is refused with its own error
+                assert "leaves nothing" in str(e)
+                continue
+            out.append((tag, rid, tl))
+    for seed in range(12):
+        for focus in (("lower-back", "hips"), ("shoulders", "neck"), ("hamstrings",), ("upper-back",)):
+            for tag in LOAD_TAGS:
+                request = Request(focus, 10, avoid=(tag,), seed=seed)
+                try:
+                    routine = make_routine(catalog, request)
+                except Exception:
+                    continue
+                out.append((tag, routine.id, compose(routine, catalog, ComposeOptions(avoid=(tag,)))))
+    return out
+
+
+def test_no_spoken_line_asks_for_what_an_avoided_tag_keeps_out() -> None:
+    catalog = bundled()
+    for tag, rid, tl in _avoided_sessions(catalog):
+        for d in tl.meta["doses"]:
+            assert tag not in catalog.stretch(d["stretch"]).avoid_tags, (tag, rid, d["stretch"])
+        if tag in ASKS_FOR:
+            for c in tl.speech():
+                names_only = c.role in ("intro", "outro") or str(c.text).startswith("To look after")
+                if not names_only:  # the title and the swap note name stretches; they ask nothing
+                    assert not ASKS_FOR[tag].search(str(c.text)), (tag, rid, c.text)
+
+
+def test_make_never_picks_two_variants_of_one_movement() -> None:
+    catalog = bundled()
+    for seed in range(20):
+        for focus in (("lower-back", "hips"), ("upper-back",), ("lower-back",)):
+            routine = make_routine(catalog, Request(focus, 12, seed=seed))
+            families = [catalog.stretch(i.stretch).family for i in routine.items]
+            named = [f for f in families if f]
+            assert len(named) == len(set(named)), (seed, focus, families)
+            assert "session." not in f"Welcome to {routine.title}."
