@@ -209,3 +209,25 @@ def test_make_never_picks_two_variants_of_one_movement() -> None:
             named = [f for f in families if f]
             assert len(named) == len(set(named)), (seed, focus, families)
             assert "session." not in f"Welcome to {routine.title}."
+
+
+def test_make_adds_suitable_stretches_when_the_focus_cannot_fill_the_minutes() -> None:
+    catalog = bundled()
+    focus_only = [s for s in catalog.stretches.values() if "calves" in s.focus]
+    routine = make_routine(catalog, Request(("calves",), 30, seed=3))
+    assert len(routine.items) > len(focus_only)
+    tl = compose(routine, catalog, ComposeOptions(minutes=30))
+    assert abs(tl.duration_s - 1800) <= 2
+
+
+def test_strict_on_the_command_line_refuses_instead_of_leaving_out() -> None:
+    from click.testing import CliRunner
+
+    from voiceguide.cli import main
+
+    runner = CliRunner()
+    loose = runner.invoke(main, ["script", "kneeling-back", "--minutes", "3"])
+    assert loose.exit_code == 0 and "we leave out" in loose.output
+    strict = runner.invoke(main, ["script", "kneeling-back", "--minutes", "3", "--strict"])
+    assert strict.exit_code == 1 and "cannot be as short as 3 min" in strict.output
+    assert "Traceback" not in strict.output

@@ -65,7 +65,10 @@ _DOWN_TO_FLOOR = ("Slowly lower yourself down to the mat.",)
 
 
 def transition(before: Shape, after: Shape) -> tuple[tuple[str, ...], bool]:
-    """How to get from ``before`` to ``after``: the lines, and whether they replace its first arrive line.
+    """How to get from ``before`` to ``after``: the lines, and whether they replace its arrival.
+
+    A replaced arrival drops the shape's first arrive line, or all of them when the two shapes
+    differ only by the legs (already lying on the back).
 
     Nothing is said when the shapes are the same. The lines never pass through kneeling unless
     ``after`` is itself on the hands and knees.
@@ -78,10 +81,12 @@ def transition(before: Shape, after: Shape) -> tuple[tuple[str, ...], bool]:
             return ("Roll over onto your front.",), True
         if before.id == "front":
             return ("Roll over onto your back.",), after.id != "side-lying"
+        if after.id == "back-legs-long" and before.id == "back-knees-bent":
+            return ("Slide your legs out long.",), True  # the whole arrival: you are on your back already
         if after.id == "back-legs-long":
-            return ("Slide your legs out long.",), True
-        if after.id == "back-knees-bent":
-            return ("Stay on your back.",), True
+            return ("Roll over onto your back.",), True
+        if after.id == "back-knees-bent" and before.id == "back-legs-long":
+            return ("Bend your knees and set your feet flat on the floor.",), True
         return (), False
     if pair == ("lying", "floor"):
         if after.id == "hands-and-knees":

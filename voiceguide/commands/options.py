@@ -58,7 +58,7 @@ def emit(text: str, output: Path | None) -> None:
 
 
 def adapt_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--avoid, --hold-by, --level, --intro and --no-intro, shared by every command that composes.
+    """--avoid, --hold-by, --level, --intro, --no-intro and --strict, shared by every command that composes.
 
     The command receives them as one ``adapt`` dict for :func:`compose_options`.
     """
@@ -79,6 +79,8 @@ def adapt_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Your own opening words instead of the standard welcome."),
         click.option("--no-intro", "no_intro", is_flag=True, expose_value=False, callback=collect,
                      help="Skip the welcome (the safety note is always spoken)."),
+        click.option("--strict", is_flag=True, expose_value=False, callback=collect,
+                     help="Refuse --minutes too short for the routine instead of leaving out stretches."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -98,6 +100,7 @@ def compose_options(ctx: click.Context, minutes: float | None, breath: tuple[flo
         level=adapt.get("level") or "standard",
         intro=adapt.get("intro"),
         no_intro=bool(adapt.get("no_intro")),
+        strict=bool(adapt.get("strict")),
     )
 
 

@@ -114,8 +114,9 @@ def make_routine(catalog: Catalog, request: Request) -> Routine:
     pool = candidates(catalog, request)
     rng = random.Random(request.seed)
     chosen: list[Stretch] = []
-    options = ComposeOptions(minutes=request.minutes, level=request.level)
+    options = ComposeOptions(minutes=request.minutes, level=request.level, strict=True)
     last_error: FitError | None = None
+    widened = False
     # about one stretch for every two minutes, so holds sit near their defaults rather than their limits
     while pool and len(chosen) < max(1, round(request.minutes / 2.0)):
         chosen.append(_draw(pool, rng))
@@ -127,6 +128,9 @@ def make_routine(catalog: Catalog, request: Request) -> Routine:
         except FitError as e:
             last_error = e
             if "as long as" in str(e) or "cannot land" in str(e):
+                if not pool and not widened:  # the focus has no more to give: add suitable stretches
+                    widened = True
+                    pool = _suitable_extras(catalog, request, chosen)
                 if not pool:
                     break
                 chosen.append(_draw(pool, rng))
@@ -139,6 +143,21 @@ def make_routine(catalog: Catalog, request: Request) -> Routine:
     raise FitError(
         f"cannot make a {request.minutes:g}-minute session for focus {', '.join(request.focus)}: {last_error.message}"
     )
+
+
+def _suitable_extras(catalog: Catalog, request: Request, chosen: Sequence[Stretch]) -> list[tuple[Stretch, float]]:
+    """Stretches outside the focus that still fit the position and cautions, and are no variant of one chosen."""
+    allowed = _ALLOWED[request.position]
+    taken = {s.id for s in chosen}
+    families = {s.family for s in chosen if s.family}
+    return [
+        (s, 1.0)
+        for s in catalog.stretches.values()
+        if s.id not in taken
+        and (s.family is None or s.family not in families)
+        and (allowed is None or s.position in allowed)
+        and not s.avoid_tags & set(request.avoid)
+    ]
 
 
 def _as_routine(stretches: Sequence[Stretch], request: Request) -> Routine:

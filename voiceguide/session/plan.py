@@ -139,7 +139,9 @@ class _Planner:
         lines, replaces = transition(_shape(before), shape) if before is not None else ((), False)
         for line in lines:
             self.say(line, "transition")
-        for line in shape.arrive[1:] if replaces else shape.arrive:
+        both_on_back = {shape.id, _shape(before).id} == {"back-knees-bent", "back-legs-long"} if before else False
+        skip = len(shape.arrive) if replaces and both_on_back else 1 if replaces else 0
+        for line in shape.arrive[skip:]:
             self.say(line, "setup")
         return before is not None
 
