@@ -36,7 +36,7 @@ SHAPES = {
     s.id: s
     for s in (
         Shape("standing", "standing", ("Stand tall with your feet under your hips.",), "Stay standing tall.",
-              frozenset(), "Stand easy and let your arms hang.", "Carry this easy feeling into your day."),
+              frozenset(), "Stand easy, your weight even on both feet.", "Carry this easy feeling into your day."),
         Shape("chair", "chair", ("Sit near the front of your chair.", "Set both feet flat on the floor."),
               "Stay sitting tall in your chair.", frozenset(), "Rest your hands in your lap.",
               "Take one more easy breath before you carry on with your day."),

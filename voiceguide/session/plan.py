@@ -221,12 +221,13 @@ class _Planner:
         wanted.append((0.5, Say(inhale, "breath")))
         out_at = 0.5 + max(self.options.breath_in, self.length(inhale) + 0.5)
         wanted.append((out_at, Say(exhale, "breath")))
+        guided_end = out_at + max(self.options.breath_out, self.length(exhale) + 0.5)
         if level == "gentle":  # a second guided breath before the reminders
-            again = out_at + max(self.options.breath_out, self.length(exhale) + 0.5)
-            second_in = self.pick("breathe_in")
-            wanted.append((again, Say(second_in, "breath")))
-            wanted.append((again + max(self.options.breath_in, self.length(second_in) + 0.5),
-                           Say(self.pick("breathe_out"), "breath")))
+            second_in, second_out = self.pick("breathe_in"), self.pick("breathe_out")
+            second_out_at = guided_end + max(self.options.breath_in, self.length(second_in) + 0.5)
+            wanted.append((guided_end, Say(second_in, "breath")))
+            wanted.append((second_out_at, Say(second_out, "breath")))
+            guided_end = second_out_at + self.length(second_out) + 0.5
         if hold >= 30 and level != "deep":
             wanted.append((hold / 2, Say(self.pick("halfway"), "instruction")))
         own = [say_side(c, side) for c in stretch.cues]
@@ -237,7 +238,7 @@ class _Planner:
         else:
             reminders += [Say(self.pick("encourage"), "breath") for _ in range(3 if level == "gentle" else 2)]
         every = REMINDER_EVERY_S.get(level, 12.0)
-        offset, gap = every + (4.0 if level == "gentle" else 0.0), every
+        offset, gap = max(every, guided_end), every
         for reminder in reminders:
             if offset >= hold - 8:
                 break
@@ -257,12 +258,13 @@ class _Planner:
         """(exhale line, inhale line) for one repetition: in full at first, then shorter."""
         if rep <= self.guided:
             return say_side(stretch.breath_out, side), say_side(stretch.breath_in, side)
-        if stretch.alternating and not stretch.breath_out_short:
-            out = say_side(stretch.breath_out, side)
-        else:
-            out = say_side(stretch.breath_out_short, side) if stretch.breath_out_short else self.pick("breathe_out")
-        back = say_side(stretch.breath_in_short, side) if stretch.breath_in_short else self.pick("breathe_in")
-        return out, back
+        if stretch.alternating:  # every move names its side
+            out = say_side(stretch.breath_out_short or stretch.breath_out, side)
+            back = say_side(stretch.breath_in_short, side) if stretch.breath_in_short else self.pick("breathe_in")
+            return out, back
+        if stretch.breath_out_short and stretch.breath_in_short and (rep - self.guided <= 2 or rep % 2 == 0):
+            return say_side(stretch.breath_out_short, side), say_side(stretch.breath_in_short, side)
+        return self.pick("breathe_out"), self.pick("breathe_in")  # the move is known by now: the breath leads
 
     def reps(self, stretch: Stretch, dose: Dose) -> None:
         """Each repetition: the effort on the breath out with its count, a real hold, the return on the breath in."""
