@@ -178,8 +178,9 @@ def _avoided_sessions(catalog: Catalog) -> list[tuple[str, str, Timeline]]:
             out.append((tag, rid, tl))
     for seed in range(12):
         for focus in (("lower-back", "hips"), ("shoulders", "neck"), ("hamstrings",), ("upper-back",)):
-            for tag in LOAD_TAGS:
-                request = Request(focus, 10, avoid=(tag,), seed=seed)
+            for tag in (*LOAD_TAGS, *(CAUTION_TAGS[seed % len(CAUTION_TAGS)],)):
+                level = ("gentle", "standard", "deep")[seed % 3]
+                request = Request(focus, 10, level=level, avoid=(tag,), seed=seed)
                 try:
                     routine = make_routine(catalog, request)
                 except Exception:
@@ -231,3 +232,21 @@ def test_strict_on_the_command_line_refuses_instead_of_leaving_out() -> None:
     strict = runner.invoke(main, ["script", "kneeling-back", "--minutes", "3", "--strict"])
     assert strict.exit_code == 1 and "cannot be as short as 3 min" in strict.output
     assert "Traceback" not in strict.output
+
+
+@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+def test_every_level_lands_on_the_routine_minutes(name: str, tl: Timeline) -> None:
+    routine = bundled().routines[name.split("/")[0]]
+    assert routine.minutes is not None
+    assert abs(tl.duration_s - routine.minutes * 60) <= 2
+
+
+@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+def test_closing_words_fit_the_last_position(name: str, tl: Timeline) -> None:
+    catalog = bundled()
+    last = catalog.stretch(tl.meta["doses"][-1]["stretch"])
+    shape = SHAPES[str(last.start)]
+    outro = [c.text for c in tl.speech() if c.role == "outro"]
+    assert outro[0] == shape.rest and outro[-1] == shape.farewell
+    rest = [c for c in tl.cues if c.role == "rest" and c.chapter is None]
+    assert rest and rest[-1].duration_s >= min(40.0, 0.04 * tl.duration_s) - 0.5  # grows with the session
