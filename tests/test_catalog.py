@@ -253,7 +253,28 @@ INVALID_CASES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "duplicate-key.yaml": (None, ("'name'", "twice")),
     "routine-unknown-stretch.yaml": ("stretches[1]", ("'cat-cwo'", "did you mean cat-cow")),
     "routine-override-out-of-range.yaml": ("stretches[1].hold", ("599", "outside")),
+    "side-line-without-side.yaml": ("side_setup[1]", ("names its side",)),
+    "alternating-without-side.yaml": ("breath.exhale", ("{side}",)),
+    "unknown-start-shape.yaml": ("start", ("'all-fours'", "hands-and-knees")),
 }
+
+
+def test_a_catalog_with_bad_phrases_reports_file_line_and_field(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "cat"
+    shutil.copytree(CATALOG_DIR, root)
+    text = (root / "phrases.yaml").read_text(encoding="utf-8")
+    (root / "phrases.yaml").write_text(text.replace("  - Next, {name}.", "  - Next, {stretch}."), encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(root)
+    (problem,) = caught.value.problems
+    assert problem.file.endswith("phrases.yaml") and problem.field == "next[0]"
+    assert problem.line == text.splitlines().index("  - Next, {name}.") + 1
+    (root / "phrases.yaml").write_text("breathe_in: [Breathe in.]\n", encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(root)
+    assert any("missing required key 'hold'" in p.message for p in caught.value.problems)
 
 
 def test_every_invalid_fixture_is_in_the_table() -> None:
