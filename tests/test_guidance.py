@@ -250,3 +250,15 @@ def test_closing_words_fit_the_last_position(name: str, tl: Timeline) -> None:
     assert outro[0] == shape.rest and outro[-1] == shape.farewell
     rest = [c for c in tl.cues if c.role == "rest" and c.chapter is None]
     assert rest and rest[-1].duration_s >= min(40.0, 0.04 * tl.duration_s) - 0.5  # grows with the session
+
+
+def test_made_and_bundled_routines_visit_each_start_shape_once() -> None:
+    catalog = bundled()
+    routines = list(catalog.routines.values())
+    for seed in range(15):
+        for focus in (("lower-back", "hips"), ("upper-back", "shoulders"), ("hamstrings", "calves")):
+            routines.append(make_routine(catalog, Request(focus, 15, seed=seed)))
+    for routine in routines:
+        shapes = [catalog.stretch(i.stretch).start for i in routine.items]
+        runs = [s for k, s in enumerate(shapes) if k == 0 or s != shapes[k - 1]]
+        assert len(runs) == len(set(runs)), (routine.id, shapes)

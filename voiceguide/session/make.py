@@ -29,6 +29,9 @@ _ALLOWED = {
 _ORDER = ("standing", "seated", "seated-floor", "kneeling", "lunge", "prone", "side-lying", "supine")
 """The way down, so a session has few trips between standing, kneeling and lying."""
 _STYLE_ORDER = {"flow": 0, "reps": 1, "hold": 2}
+_SHAPE_ORDER = ("standing", "chair", "floor-sitting", "hands-and-knees", "front", "side-lying", "back-knees-bent",
+                "back-legs-long")
+"""Inside one position, stretches from the same start shape go together (knees bent, then legs long)."""
 
 
 class NoStretchesError(VoiceguideError):
@@ -86,11 +89,13 @@ def candidates(catalog: Catalog, request: Request) -> list[tuple[Stretch, float]
 
 
 def order(stretches: Sequence[Stretch]) -> list[Stretch]:
-    """Down through the positions once; moving work before holds; the longest holds last."""
+    """Down through the positions once, one start shape at a time; moving work before holds; the longest
+    holds last."""
 
-    def key(s: Stretch) -> tuple[int, int, float]:
+    def key(s: Stretch) -> tuple[int, int, int, float]:
         hold = s.hold_seconds.default if s.hold_seconds else 0.0
-        return (_ORDER.index(s.position), _STYLE_ORDER[s.style], hold)
+        shape = _SHAPE_ORDER.index(s.start) if s.start in _SHAPE_ORDER else len(_SHAPE_ORDER)
+        return (_ORDER.index(s.position), shape, _STYLE_ORDER[s.style], hold)
 
     return sorted(stretches, key=key)
 

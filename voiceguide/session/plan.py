@@ -183,20 +183,24 @@ class _Planner:
                     self.switch(stretch, side)
                 self.steps.append(Chime("hold-start"))
                 if self.options.hold_by == "breaths":
-                    self.breath_hold(breaths_in(dose.hold, self.options))
+                    self.breath_hold(breaths_in(dose.hold, self.options), stretch, side)
                 else:
                     self.steps.append(Window(dose.hold, "hold", self.hold_events(stretch, dose.hold, side, turn)))
                 self.steps.append(Chime("hold-end"))
                 self.say(self.pick("release"), "countdown")
                 turn += 1
 
-    def breath_hold(self, breaths: int) -> None:
-        """A hold counted in breaths: the first breaths guided, then silence with a quiet count."""
+    def breath_hold(self, breaths: int, stretch: Stretch, side: int) -> None:
+        """A hold counted in breaths: the first breaths guided (the first with the stretch's own
+        breath lines), then silence with a quiet count."""
         guided = {"gentle": 3, "standard": 2, "deep": 1}.get(self.options.level, 2)
         for n in range(1, breaths + 1):
             inhale: EVENTS = ()
             exhale: EVENTS = ()
-            if n <= guided:
+            if n == 1:
+                inhale = ((0.0, Say(say_side(stretch.breath_in, side), "breath")),)
+                exhale = ((0.0, Say(say_side(stretch.breath_out, side), "breath")),)
+            elif n <= guided:
                 inhale = ((0.0, Say(self.pick("breathe_in"), "breath")),)
                 exhale = ((0.0, Say(self.pick("breathe_out"), "breath")),)
             elif n == breaths:
