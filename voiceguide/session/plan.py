@@ -303,6 +303,7 @@ class _Planner:
         assert dose.reps is not None
         breath_in, breath_out = self.options.breath_in, self.options.breath_out
         turns = dict(self.turns)
+        short_out = say_side(stretch.breath_out_short, 0) if stretch.breath_out_short else ""
         for side in range(2 if stretch.sides else 1):
             if side:
                 self.switch(stretch, side)
@@ -328,7 +329,9 @@ class _Planner:
                         out_text = out_text or self.pick("breathe_out")
                     inhale: EVENTS = ((0.0, Say(in_text, "breath")),) if in_text else ()
                     exhale: EVENTS = ((0.0, Say(out_text, "breath")),) if out_text else ()
-                    at = self.span(out_text) + COUNT_GAP_S if out_text else 0.0
+                    # after the first reps the count keeps one place in the breath out, said or not
+                    steady = 0.0 if rep <= self.guided else self.span(short_out or "Breathe out.") + COUNT_GAP_S
+                    at = max(steady, self.span(out_text) + COUNT_GAP_S if out_text else 0.0)
                     in_s = max(breath_in, self.span(in_text) + 0.3 if in_text else 0.0)
                     self.steps.append(Window(in_s, "phase", inhale))
                     self.steps.append(Window(max(breath_out, at + self.length(count) + 0.3), "phase",
