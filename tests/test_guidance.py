@@ -262,3 +262,21 @@ def test_made_and_bundled_routines_visit_each_start_shape_once() -> None:
         shapes = [catalog.stretch(i.stretch).start for i in routine.items]
         runs = [s for k, s in enumerate(shapes) if k == 0 or s != shapes[k - 1]]
         assert len(runs) == len(set(runs)), (routine.id, shapes)
+
+
+@pytest.mark.parametrize("before", sorted(SHAPES))
+@pytest.mark.parametrize("after", sorted(SHAPES))
+def test_every_change_of_shape_is_cued_without_kneeling_on_the_way(before: str, after: str) -> None:
+    from voiceguide.catalog.shapes import transition
+
+    lines, skip = transition(SHAPES[before], SHAPES[after])
+    said = [*lines, *SHAPES[after].arrive[skip:]]
+    if before == after:
+        assert not lines and skip == 0
+        return
+    assert said, "a change of position is always cued"
+    assert len(set(said)) == len(said)
+    if after != "hands-and-knees":
+        assert not any(ASKS_FOR["knees"].search(line) for line in said), said
+    if SHAPES[before].level != SHAPES[after].level:
+        assert lines, f"from {before} to {after}: say how to get there"

@@ -64,58 +64,54 @@ _TO_STANDING = ("Slowly come up to standing, with a hand on a chair if you like.
 _DOWN_TO_FLOOR = ("Slowly lower yourself down to the mat.",)
 
 
-def transition(before: Shape, after: Shape) -> tuple[tuple[str, ...], bool]:
-    """How to get from ``before`` to ``after``: the lines, and whether they replace its arrival.
-
-    A replaced arrival drops the shape's first arrive line, or all of them when the two shapes
-    differ only by the legs (already lying on the back).
+def transition(before: Shape, after: Shape) -> tuple[tuple[str, ...], int]:
+    """How to get from ``before`` to ``after``: the lines to say, and how many of ``after``'s
+    arrive lines they already cover (those are not said again).
 
     Nothing is said when the shapes are the same. The lines never pass through kneeling unless
     ``after`` is itself on the hands and knees.
     """
     if before.id == after.id:
-        return (), False
+        return (), 0
     pair = (before.level, after.level)
-    if before.level == "lying" and after.level == "lying":
-        if after.id == "front":
-            return ("Roll over onto your front.",), True
-        if before.id == "front":
-            return ("Roll over onto your back.",), after.id != "side-lying"
-        if after.id == "back-legs-long" and before.id == "back-knees-bent":
-            return ("Slide your legs out long.",), True  # the whole arrival: you are on your back already
+    on_back = {"back-knees-bent", "back-legs-long"}
+    if before.id in on_back and after.id in on_back:  # only the legs change
         if after.id == "back-legs-long":
-            return ("Roll over onto your back.",), True
-        if after.id == "back-knees-bent" and before.id == "back-legs-long":
-            return ("Bend your knees and set your feet flat on the floor.",), True
-        return (), False
+            return ("Slide your legs out long.",), len(after.arrive)
+        return ("Bend your knees and set your feet flat on the floor.",), len(after.arrive)
+    if pair == ("lying", "lying"):
+        if after.id == "front":
+            return ("Roll over onto your front.",), 1
+        if after.id == "side-lying":
+            return (), 0
+        return ("Roll over onto your back.",), 1
     if pair == ("lying", "floor"):
         if after.id == "hands-and-knees":
-            first = ("Press yourself back onto your hands and knees.",) if before.id == "front" else (
-                "Roll onto your side.", "Press yourself up onto your hands and knees.")
-            return first, True
-        return _UP_FROM_LYING, False
+            if before.id == "front":
+                return ("Press yourself back onto your hands and knees.",), 1
+            return ("Roll onto your side.", "Press yourself up onto your hands and knees."), 1
+        return _UP_FROM_LYING, 0
     if pair == ("floor", "lying"):
         if after.id == "front":
-            return ("Lower yourself down onto your front.",), True
-        if before.id == "hands-and-knees":
-            return ("Sit down to one side of your feet.", "Lower yourself onto your back."), after.id != "side-lying"
-        return ("Lower yourself down onto your back.",), after.id != "side-lying"
+            return ("Lower yourself down onto your front.",), 1
+        first = ("Sit down to one side of your feet.",) if before.id == "hands-and-knees" else ()
+        if after.id == "side-lying":
+            return (*first, "Lower yourself down onto the mat."), 0
+        return (*first, "Lower yourself onto your back."), 1
     if pair == ("floor", "floor"):
         if after.id == "floor-sitting":
-            return ("Sit down to one side of your feet.",), False
-        return (), False
+            return ("Sit down to one side of your feet.",), 0
+        return (), 0
     if before.level in ("lying", "floor") and after.level in ("chair", "standing"):
         up: tuple[str, ...] = _UP_FROM_LYING if before.level == "lying" else ()
         if before.id == "hands-and-knees":
             up = ("Walk your hands back toward your knees.",)
-        return (*up, *_TO_STANDING), False
+        return (*up, *_TO_STANDING), 0
     if pair == ("chair", "standing"):
-        return ("Slowly stand up, with a hand on your chair.",), False
+        return ("Slowly stand up, with a hand on your chair.",), 0
     if pair == ("standing", "chair"):
-        return ("Sit down near the front of your chair.",), True
-    if before.level in ("chair", "standing"):  # down to the floor
-        return _DOWN_TO_FLOOR, False
-    return (), False
+        return ("Sit down near the front of your chair.",), 1
+    return _DOWN_TO_FLOOR, 0  # from the chair or standing, down to the floor
 
 
 DEFAULT_SHAPE = {

@@ -136,18 +136,16 @@ class _Planner:
         if before is not None and _shape(before).id == shape.id:
             self.say(shape.stay, "setup")
             return False
-        lines, replaces = transition(_shape(before), shape) if before is not None else ((), False)
+        lines, skip = transition(_shape(before), shape) if before is not None else ((), 0)
         for line in lines:
             self.say(line, "transition")
-        both_on_back = {shape.id, _shape(before).id} == {"back-knees-bent", "back-legs-long"} if before else False
-        skip = len(shape.arrive) if replaces and both_on_back else 1 if replaces else 0
         for line in shape.arrive[skip:]:
             self.say(line, "setup")
         return before is not None
 
-    def switch(self, stretch: Stretch, side: int) -> None:
+    def switch(self, stretch: Stretch, side: int, leave: bool = True) -> None:
         """Leave the other side (its release, mirrored), then set this side up in full."""
-        if stretch.release:
+        if leave and stretch.release:
             self.say(say_side(stretch.release, 1 - side), "instruction")
         self.say(f"Switch to your {('right', 'left')[side]} side.", "transition")
         for line in stretch.side_setup:
@@ -171,14 +169,10 @@ class _Planner:
                     if k > 1 and stretch.sides and stretch.release:
                         self.say(say_side(stretch.release, 1), "instruction")
                     self.new_set("Round", k, dose.sets)
-                    if k > 1:
-                        if stretch.sides:
-                            self.say("Switch to your right side.", "transition")
-                            for line in stretch.side_setup:
-                                self.say(say_side(line, 0), "setup")
-                            self.quiet(stretch.settle_seconds, "settle")
-                        else:
-                            self.say("Ease back into the stretch.", "instruction")
+                    if k > 1 and stretch.sides:
+                        self.switch(stretch, 0, leave=False)  # the left side was left before the round
+                    elif k > 1:
+                        self.say("Ease back into the stretch.", "instruction")
                 else:
                     self.switch(stretch, side)
                 self.steps.append(Chime("hold-start"))
