@@ -283,7 +283,7 @@ def test_render_into_an_unwritable_folder(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_missing_espeak_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    import voiceguide.voice.engines as engines
+    import voiceguide.voice.espeak as engines
     from voiceguide.errors import SpeechEngineError
 
     monkeypatch.setattr(engines, "_espeak_loaded", None)
