@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from voiceguide.catalog.model import resolve_routine
-from voiceguide.cli import (
-    _catalog,
+from voiceguide.commands.options import (
     adapt_options,
     breath_option,
+    catalog_of,
     compose_options,
     minutes_option,
     open_speech,
@@ -66,7 +66,7 @@ def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[
     from voiceguide.sound.audio import AudioOptions, SessionAudio
     from voiceguide.sound.render import compose_spoken
 
-    catalog = _catalog(ctx)
+    catalog = catalog_of(ctx)
     spec = resolve_routine(routine, catalog)
     for path in (events_path, timeline_path):
         if path is not None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from voiceguide.cli import _catalog, adapt_options, breath_option, compose_options
+from voiceguide.commands.options import adapt_options, breath_option, catalog_of, compose_options
 from voiceguide.errors import CatalogError
 from voiceguide.voice.engines import engine_factory
 
@@ -107,7 +107,7 @@ def build(ctx: click.Context, pack_spec: str, output: Path | None, base_url: str
     from voiceguide.podcast.pack import build_pack, load_pack
     from voiceguide.voice.speech import resolve_voice
 
-    catalog = _catalog(ctx)
+    catalog = catalog_of(ctx)
     spec = load_pack(pack_spec, catalog)
     folder = output or Path("output") / spec.id
     factory = engine_factory()
@@ -141,7 +141,7 @@ def check(ctx: click.Context, packs: tuple[str, ...]) -> None:
     """Validate pack files (or bundled pack ids), reporting every problem at once."""
     from voiceguide.podcast.pack import load_pack
 
-    catalog = _catalog(ctx)
+    catalog = catalog_of(ctx)
     problems = []
     for spec in packs:
         try:
@@ -159,7 +159,7 @@ def list_packs(ctx: click.Context) -> None:
     """List the packs of the catalog."""
     from voiceguide.podcast.pack import bundled_packs, load_pack
 
-    catalog = _catalog(ctx)
+    catalog = catalog_of(ctx)
     for pack_id in bundled_packs(catalog):
         spec = load_pack(pack_id, catalog)
         click.echo(f"  {spec.id:<28} {len(spec.episodes):>2} episodes  {spec.title}")
