@@ -36,6 +36,7 @@ from voiceguide.catalog.model import (
     Routine,
     boolean,
     check_routine_shape,
+    choice,
     kebab,
     list_of,
     mapping,
@@ -53,7 +54,7 @@ from voiceguide.podcast.feed import EpisodeInfo, ShowInfo, build_feed, chapters_
 from voiceguide.podcast.page import build_page
 from voiceguide.session.compose import ComposeOptions, compose
 from voiceguide.sound.audio import AudioOptions, Tags
-from voiceguide.voice.engines import DEFAULT_RATE_WPM, EngineFactory, VoiceSettings, engine_factory
+from voiceguide.voice.engines import DEFAULT_RATE_WPM, ENGINE_CHOICES, EngineFactory, VoiceSettings, engine_factory
 
 PACK_FORMAT = 1
 """Bumped when what a build writes changes shape, so older builds are rendered afresh."""
@@ -102,6 +103,8 @@ class Pack:
     """The first episode's date; each next one comes a day later."""
     episodes: tuple[Episode, ...]
     cover: Path | None = None
+    engine: str | None = None
+    """auto, piper, pyttsx3 or tone; None: as ``--engine`` or ``VOICEGUIDE_ENGINE`` say, else auto."""
     voice: str | None = None
     rate: int = DEFAULT_RATE_WPM
     link: str | None = None
@@ -198,6 +201,7 @@ PACK_FIELDS = [
     Field("language", _language),
     Field("start_date", _date),
     Field("cover", nullable(text), required=False),
+    Field("engine", nullable(choice(ENGINE_CHOICES)), required=False),
     Field("voice", nullable(text), required=False),
     Field("rate", _whole(60, 400), required=False),
     Field("link", nullable(_url), required=False),
@@ -314,6 +318,7 @@ def pack_from_document(doc: Document, catalog: Catalog, base_dir: Path | None = 
         start_date=start if isinstance(start, datetime.date) else datetime.date.fromisoformat(start),
         episodes=tuple(episodes),
         cover=cover,
+        engine=data.get("engine"),
         voice=data.get("voice"),
         rate=int(data.get("rate", DEFAULT_RATE_WPM)),
         link=data.get("link"),

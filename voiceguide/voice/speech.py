@@ -339,8 +339,11 @@ class Speech:
         *,
         cache: ClipCache | None,
         jobs: int = 0,
+        label: str | None = None,
     ) -> None:
         self.factory = factory
+        self.label = label or getattr(factory, "__name__", "speech")
+        """Which engine and voice speak, for summary lines."""
         self.settings = settings
         self.cache = cache
         self.jobs = jobs
