@@ -152,3 +152,44 @@ def test_bundled_espeak_data_path_is_short_enough() -> None:
     assert len(short.encode()) < ESPEAK_DATA_PATH_LIMIT
     assert os.path.islink(short)
     os.unlink(short)
+
+
+@pytest.mark.engine
+def test_real_engine_clip_does_not_depend_on_what_was_spoken_before() -> None:
+    """eSpeak NG carries state between utterances; each line must start from the same state."""
+    line = "Breathe in slowly, and let your shoulders drop."
+    clips = []
+    for before in (["Welcome to Desk break.", "Three."], ["Hi.", "Round your back, then rest a moment."]):
+        with Speech(Pyttsx3Engine, VoiceSettings(), cache=None, jobs=1) as speech:
+            speech.prepare([*before, line])
+            clips.append(speech.clip(line).pcm)
+    assert np.array_equal(clips[0], clips[1])
+
+
+@pytest.mark.engine
+def test_real_engine_speaks_long_lines_in_a_burst_without_losing_any() -> None:
+    """pyttsx3's own save loop returned before long lines were written: an empty clip."""
+    lines = [f"Line {n}: " + "let your breath slow down and your shoulders soften, " * 4 for n in range(12)]
+    with Speech(Pyttsx3Engine, VoiceSettings(rate=300), cache=None, jobs=2) as speech:
+        speech.prepare(lines)
+        assert all(speech.length(t) > 5 for t in lines)
+
+
+def test_an_exact_voice_id_wins_over_partial_matches() -> None:
+    from voiceguide.errors import UnknownVoiceError
+    from voiceguide.voice.choose import match_voice
+    from voiceguide.voice.settings import VoiceInfo
+
+    voices = [
+        VoiceInfo("gmw/en-us", "English (America)", ("en-us",), None),
+        VoiceInfo("gmw/en-us-nyc", "English (America, New York City)", ("en-us-nyc",), None),
+        VoiceInfo("gmw/en", "English (Great Britain)", ("en-gb",), None),
+    ]
+    assert match_voice(voices, "en-us") == "gmw/en-us"
+    assert match_voice(voices, "gmw/en") == "gmw/en"
+    assert match_voice(voices, "english (america)") == "gmw/en-us"
+    assert match_voice(voices, "New York") == "gmw/en-us-nyc"
+    with pytest.raises(UnknownVoiceError, match="matches 2 voices"):
+        match_voice(voices, "America")
+    with pytest.raises(UnknownVoiceError, match="no voice 'klingon'"):
+        match_voice(voices, "klingon")

@@ -225,6 +225,10 @@ class SynthesisPool:
     settings: VoiceSettings
     jobs: int = 0
     timeout_s: float = 20.0
+    """How long one line may take (plus 50 ms per character) before its worker is replaced."""
+    start_timeout_s: float = 90.0
+    """How long a worker may take to start its engine (a Piper voice loads in about a second, far
+    longer on a machine busy with other work)."""
     _workers: list[_Worker] = field(default_factory=list)
 
     def _spawn(self, count: int = 1) -> list[_Worker]:
@@ -241,8 +245,8 @@ class SynthesisPool:
             started.append(_Worker(process, parent))
         problem = None
         for worker in started:
-            if not worker.conn.poll(self.timeout_s):
-                message = ("error", f"the speech engine did not start within {self.timeout_s:g} s")
+            if not worker.conn.poll(self.start_timeout_s):
+                message = ("error", f"the speech engine did not start within {self.start_timeout_s:g} s")
             else:
                 try:
                     message = worker.conn.recv()
