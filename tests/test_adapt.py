@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import bundled, fake_length
-from voiceguide.catalog.model import CAUTION_TAGS, FLOOR_POSITIONS, Catalog, check_files, resolve_routine
+from voiceguide.catalog.load import check_files, resolve_routine
+from voiceguide.catalog.types import CAUTION_TAGS, FLOOR_POSITIONS, Catalog
 from voiceguide.cli import main
 from voiceguide.errors import BadOptionError, FitError
 from voiceguide.session.adapt import avoid_cautions, parse_tags

@@ -10,18 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from voiceguide.catalog.model import (
-    CAUTION_TAGS,
-    FOCUS_AREAS,
-    POSITIONS,
-    STYLES,
-    Catalog,
-    Routine,
-    Stretch,
-    check_files,
-    load_catalog,
-    resolve_routine,
-)
+from voiceguide.catalog.load import check_files, load_catalog, resolve_routine
+from voiceguide.catalog.types import CAUTION_TAGS, FOCUS_AREAS, POSITIONS, STYLES, Catalog, Routine, Stretch
 from voiceguide.catalog.yamlio import parse_document
 from voiceguide.errors import CatalogError, Problem, UnknownIdError
 

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voiceguide.catalog.model import Catalog, Routine, RoutineItem, Stretch, stretch_from_document
+from voiceguide.catalog.types import Catalog, Routine, RoutineItem, Stretch
+from voiceguide.catalog.validate import stretch_from_document
 from voiceguide.catalog.yamlio import parse_document
 from voiceguide.errors import BadOptionError, FitError
 from voiceguide.session.compose import (

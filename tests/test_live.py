@@ -27,21 +27,17 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from voiceguide.catalog.model import Catalog, resolve_routine
+from voiceguide.catalog.load import resolve_routine
+from voiceguide.catalog.types import Catalog
 from voiceguide.cli import main
-from voiceguide.live.session import (
-    Command,
-    CueEvent,
-    FakeClock,
-    Guide,
-    KeyReader,
-    LiveSession,
-    MonotonicClock,
+from voiceguide.live.clock import FakeClock, MonotonicClock
+from voiceguide.live.display import PlainDisplay, RichDisplay
+from voiceguide.live.guide import Guide
+from voiceguide.live.keys import KeyReader
+from voiceguide.live.scheduler import Command, CueEvent, PlaybackResult, Scheduler
+from voiceguide.live.session import LiveSession
+from voiceguide.live.sinks import (
     NoAudioDeviceError,
-    PlainDisplay,
-    PlaybackResult,
-    RichDisplay,
-    Scheduler,
     SubprocessSink,
     open_sink,
     platform_backends,
@@ -593,7 +589,7 @@ def _alive(pid: int) -> bool:
 
 def test_the_command_offers_every_backend_the_library_knows() -> None:
     from voiceguide.commands import live as command
-    from voiceguide.live import session as live
+    from voiceguide.live import sinks as live
 
     assert command.BACKENDS == live.BACKENDS
     assert set(live.platform_backends("linux")) | set(live.platform_backends("darwin")) | set(
@@ -936,6 +932,6 @@ def test_play_with_the_real_speech_engine(tmp_path: Path) -> None:
 
 def test_the_command_line_offers_every_backend_the_player_knows() -> None:
     from voiceguide.commands import live as command
-    from voiceguide.live import session as live
+    from voiceguide.live import sinks as live
 
     assert command.BACKENDS == live.BACKENDS

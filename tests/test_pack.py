@@ -28,12 +28,14 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 from PIL import Image
 
-from voiceguide.catalog.model import FLOOR_POSITIONS
+from voiceguide.catalog.types import FLOOR_POSITIONS
 from voiceguide.cli import main
-from voiceguide.errors import BadOptionError, UnknownIdError
+from voiceguide.errors import BadOptionError, PackBuildError, UnknownIdError
+from voiceguide.podcast.build import BuildResult, build_pack
 from voiceguide.podcast.cover import MAX_SIZE, MIN_SIZE, generate_cover, podcast_cover
 from voiceguide.podcast.feed import ITUNES_NS, PODCAST_NS, normalize_base_url
-from voiceguide.podcast.pack import MANIFEST, BuildResult, PackBuildError, build_pack, load_pack, read_manifest
+from voiceguide.podcast.manifest import MANIFEST, read_manifest
+from voiceguide.podcast.packfile import load_pack
 from voiceguide.voice.engines import Pyttsx3Engine, ToneEngine
 
 from .conftest import FIXTURES, bundled, error_lines
@@ -592,7 +594,7 @@ def test_real_engine_builds_a_small_pack(tmp_path: Path) -> None:
 
 def test_the_command_line_and_the_library_agree_on_the_default_base_url() -> None:
     from voiceguide.commands import pack as command
-    from voiceguide.podcast import pack as library
+    from voiceguide.podcast import build as library
 
     assert command.DEFAULT_BASE_URL == library.DEFAULT_BASE_URL
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from voiceguide.podcast.pack import read_manifest
+from voiceguide.podcast.manifest import read_manifest
 from voiceguide.podcast.serve import PackServer, make_server
 
 from .test_pack import build_tone_pack

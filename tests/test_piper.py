@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tests.test_render import decode, ebur128, onset, run_cli
-from voiceguide.catalog.model import Catalog, resolve_routine
+from voiceguide.catalog.load import resolve_routine
+from voiceguide.catalog.types import Catalog
 from voiceguide.session.compose import ComposeOptions, compose
 from voiceguide.sound.render import RenderResult, render
 from voiceguide.voice.engines import PiperEngine, Pyttsx3Engine, VoiceSettings

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from voiceguide.catalog.model import check_files
+from voiceguide.catalog.load import check_files
 from voiceguide.commands.options import catalog_of
 from voiceguide.errors import CatalogError
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from voiceguide.catalog.model import resolve_routine
+from voiceguide.catalog.load import resolve_routine
 from voiceguide.commands.options import (
     adapt_options,
     breath_option,
@@ -21,7 +21,8 @@ from voiceguide.commands.options import (
 from voiceguide.fileio import check_output_path, write_text_atomic
 
 if TYPE_CHECKING:
-    from voiceguide.live.session import AudioSink, SoundFor
+    from voiceguide.live.scheduler import SoundFor
+    from voiceguide.live.sinks import AudioSink
 # The live player, numpy and rich load only when 'play' runs, so the rest of the CLI starts fast.
 BACKENDS = ("auto", "sounddevice", "paplay", "aplay", "afplay", "winsound")
 
@@ -62,7 +63,9 @@ def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[
     Ctrl-C stops. ROUTINE is a routine id, a stretch id, comma-separated stretch ids, or a
     routine YAML file.
     """
-    from voiceguide.live.session import LiveSession, clock_text, make_display, open_sink
+    from voiceguide.live.display import clock_text, make_display
+    from voiceguide.live.session import LiveSession
+    from voiceguide.live.sinks import open_sink
     from voiceguide.progress import progress_display
     from voiceguide.sound.audio import AudioOptions, SessionAudio
     from voiceguide.sound.render import compose_spoken

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from voiceguide.catalog.model import Catalog, load_catalog, resolve_routine
+from voiceguide.catalog.load import load_catalog, resolve_routine
+from voiceguide.catalog.types import Catalog
 from voiceguide.fileio import write_text_atomic
 from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath
 from voiceguide.session.timeline import Timeline

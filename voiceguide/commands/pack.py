@@ -23,7 +23,9 @@ from voiceguide.errors import CatalogError
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-    from voiceguide.podcast.pack import BuildResult, EpisodeProgress, Pack
+    from voiceguide.podcast.build import BuildResult
+    from voiceguide.podcast.packfile import Pack
+    from voiceguide.podcast.workers import EpisodeProgress
 # The pack, feed, page and server modules (and numpy, feedgen, Pillow under them) load only when
 # a pack command runs, so the rest of the command line starts fast.
 DEFAULT_BASE_URL = "http://localhost:8000/"
@@ -118,7 +120,8 @@ def build(ctx: click.Context, pack_spec: str, output: Path | None, base_url: str
     """
     import dataclasses
 
-    from voiceguide.podcast.pack import build_pack, load_pack
+    from voiceguide.podcast.build import build_pack
+    from voiceguide.podcast.packfile import load_pack
     from voiceguide.voice.choose import choose_voice
 
     catalog = catalog_of(ctx)
@@ -171,7 +174,7 @@ def _summary(result: BuildResult, voice: str) -> None:
 @click.pass_context
 def check(ctx: click.Context, packs: tuple[str, ...]) -> None:
     """Validate pack files (or bundled pack ids), reporting every problem at once."""
-    from voiceguide.podcast.pack import load_pack
+    from voiceguide.podcast.packfile import load_pack
 
     catalog = catalog_of(ctx)
     problems = []
@@ -189,7 +192,7 @@ def check(ctx: click.Context, packs: tuple[str, ...]) -> None:
 @click.pass_context
 def list_packs(ctx: click.Context) -> None:
     """List the packs of the catalog."""
-    from voiceguide.podcast.pack import bundled_packs, load_pack
+    from voiceguide.podcast.packfile import bundled_packs, load_pack
 
     catalog = catalog_of(ctx)
     for pack_id in bundled_packs(catalog):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from voiceguide.catalog.model import resolve_routine
+from voiceguide.catalog.load import resolve_routine
 from voiceguide.commands.options import (
     adapt_options,
     breath_option,

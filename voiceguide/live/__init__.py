@@ -1,1 +1,18 @@
-"""Live narration: clock, sound sinks, displays, keys and the scheduler."""
+"""Live narration: walk a timed script in real time, with sound, a display and keys.
+
+The parts, lowest first (each imports only those above it):
+
+- :mod:`~voiceguide.live.clock`: :class:`MonotonicClock` (sleeps, then busy-waits the last 2 ms)
+  or :class:`FakeClock` for tests;
+- :mod:`~voiceguide.live.sinks`: where sound goes, an :class:`AudioSink`: a system player fed raw
+  PCM (paplay, aplay) or WAV files (afplay), sounddevice, winsound, or :class:`NullSink`;
+  :func:`open_sink` picks one for the platform;
+- :mod:`~voiceguide.live.guide`: stretch, side, set, hold countdown and breath phase, derived from
+  the cues themselves;
+- :mod:`~voiceguide.live.scheduler`: starts each cue at ``origin + cue.start_s / speed`` on the
+  clock and obeys commands (pause, next, back, quit) posted by keys or a signal handler;
+- :mod:`~voiceguide.live.display`: rich Live on a terminal (:class:`RichDisplay`), plain lines
+  otherwise (:class:`PlainDisplay`);
+- :mod:`~voiceguide.live.keys`: a :class:`KeyReader` thread that turns keys into commands;
+- :mod:`~voiceguide.live.session`: :class:`LiveSession` puts them together and writes the events log.
+"""

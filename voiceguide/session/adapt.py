@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from voiceguide.catalog.model import CAUTION_TAGS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
+from voiceguide.catalog.types import CAUTION_TAGS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
 from voiceguide.errors import VoiceguideError
-from voiceguide.session.compose import join_words
+from voiceguide.session.words import join_words
 
 REASONS = {
     "knees": "to look after your knees",

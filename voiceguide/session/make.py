@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from voiceguide.catalog.model import FOCUS_AREAS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
+from voiceguide.catalog.types import FOCUS_AREAS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
 from voiceguide.errors import BadOptionError, FitError, VoiceguideError
 from voiceguide.session.compose import ComposeOptions, compose
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from voiceguide.catalog.model import Catalog, Routine
+from voiceguide.catalog.types import Catalog, Routine
 from voiceguide.fileio import atomic_path, check_output_path, write_text_atomic
 from voiceguide.session.compose import ComposeOptions, compose, possible_lines
 from voiceguide.session.export import to_srt, to_vtt

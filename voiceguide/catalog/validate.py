@@ -1,7 +1,6 @@
-"""The stretch catalog: YAML files in, validated frozen dataclasses out.
+"""Validating catalog files: each file kind is a table of fields, each with a checker.
 
-Validation is declarative: each file kind is a table of fields, each with a checker. A file is
-checked completely and every problem is reported at once, with its file, line and field.
+A file is checked completely and every problem is reported at once, with its file, line and field.
 """
 
 from __future__ import annotations
@@ -10,204 +9,26 @@ import difflib
 import re
 import string
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from voiceguide.catalog.yamlio import Document, PathKey, load_document
-from voiceguide.errors import CatalogError, Problem, UnknownIdError
+from voiceguide.catalog.types import (
+    CAUTION_TAGS,
+    FOCUS_AREAS,
+    POSITIONS,
+    SIDE_FIELDS,
+    STYLES,
+    Caution,
+    Range,
+    Routine,
+    RoutineItem,
+    Stretch,
+    unknown_message,
+)
+from voiceguide.catalog.yamlio import Document, PathKey
+from voiceguide.errors import CatalogError, Problem
 
-POSITIONS = ("standing", "seated", "seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying")
-FLOOR_POSITIONS = frozenset({"seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying"})
-FOCUS_AREAS = (
-    "neck",
-    "shoulders",
-    "chest",
-    "arms",
-    "upper-back",
-    "lower-back",
-    "core",
-    "hips",
-    "glutes",
-    "groin",
-    "hamstrings",
-    "quadriceps",
-    "calves",
-)
-STYLES = ("hold", "reps", "flow")
-CAUTION_TAGS = (
-    "knees",
-    "wrists",
-    "neck",
-    "shoulders",
-    "hips",
-    "acute-back-injury",
-    "osteoporosis",
-    "pregnancy",
-    "sciatica",
-    "balance",
-    "high-blood-pressure",
-)
-SIDE_FIELDS = ("side", "other")
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class Range:
-    """A default with the bounds the composer may scale it within when fitting a length."""
-
-    default: float
-    min: float
-    max: float
-
-    def clamp(self, value: float) -> float:
-        return max(self.min, min(self.max, value))
-
-    def to_dict(self) -> dict[str, float]:
-        return {"default": self.default, "min": self.min, "max": self.max}
-
-
-@dataclass(frozen=True)
-class Caution:
-    """A reason some people should adapt or skip a stretch, with the line the voice says."""
-
-    tag: str
-    say: str
-
-
-@dataclass(frozen=True)
-class Stretch:
-    """One stretch of the catalog, with everything the composer needs to guide it."""
-
-    id: str
-    name: str
-    aliases: tuple[str, ...]
-    position: str
-    focus: tuple[str, ...]
-    style: str
-    """``hold`` (static), ``reps`` (counted repetitions) or ``flow`` (paced by the breath)."""
-    sides: bool
-    """Done one side at a time: first side, a spoken switch, then the second for equal time."""
-    hold_seconds: Range | None
-    reps: Range | None
-    rep_seconds: float | None
-    """Seconds one repetition's movement takes (``reps`` style)."""
-    sets: Range
-    settle_seconds: float
-    """Quiet time after the setup lines to get into position."""
-    breath_in: str
-    breath_out: str
-    setup: tuple[str, ...]
-    cues: tuple[str, ...]
-    release: str | None
-    cautions: tuple[Caution, ...]
-    source: str = ""
-
-    @property
-    def caution_tags(self) -> tuple[str, ...]:
-        return tuple(c.tag for c in self.cautions)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The stretch as JSON-ready data (the ``show --json`` shape)."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "aliases": list(self.aliases),
-            "position": self.position,
-            "focus": list(self.focus),
-            "style": self.style,
-            "sides": self.sides,
-            "hold_seconds": self.hold_seconds.to_dict() if self.hold_seconds else None,
-            "reps": self.reps.to_dict() if self.reps else None,
-            "rep_seconds": self.rep_seconds,
-            "sets": self.sets.to_dict(),
-            "settle_seconds": self.settle_seconds,
-            "breath": {"inhale": self.breath_in, "exhale": self.breath_out},
-            "setup": list(self.setup),
-            "cues": list(self.cues),
-            "release": self.release,
-            "cautions": [c.tag for c in self.cautions],
-            "caution_lines": {c.tag: c.say for c in self.cautions},
-        }
-
-
-@dataclass(frozen=True)
-class RoutineItem:
-    """A stretch in a routine, with optional overrides of its defaults."""
-
-    stretch: str
-    hold: float | None = None
-    reps: int | None = None
-    sets: int | None = None
-
-
-@dataclass(frozen=True)
-class Routine:
-    """An ordered list of stretches with a title and a default length."""
-
-    id: str
-    title: str
-    description: str
-    minutes: float | None
-    items: tuple[RoutineItem, ...]
-    source: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "description": self.description,
-            "minutes": self.minutes,
-            "stretches": [{k: v for k, v in vars(i).items() if v is not None} for i in self.items],
-        }
-
-
-@dataclass
-class Catalog:
-    """All stretches and routines, by id."""
-
-    stretches: dict[str, Stretch] = field(default_factory=dict)
-    routines: dict[str, Routine] = field(default_factory=dict)
-    root: Path | None = None
-
-    def stretch(self, stretch_id: str) -> Stretch:
-        try:
-            return self.stretches[stretch_id]
-        except KeyError:
-            raise UnknownIdError(unknown_message("stretch", stretch_id, self.stretches)) from None
-
-    def routine(self, routine_id: str) -> Routine:
-        try:
-            return self.routines[routine_id]
-        except KeyError:
-            known = [*self.routines, *self.stretches]
-            raise UnknownIdError(unknown_message("routine or stretch", routine_id, known)) from None
-
-
-def parse_word_list(value: str | Sequence[str] | None, known: Sequence[str], option: str, noun: str) -> tuple[str, ...]:
-    """Words from ``a,b`` (or a list), each checked against a vocabulary; an unknown one lists them all."""
-    from voiceguide.errors import BadOptionError
-
-    if not value:
-        return ()
-    raw = value.split(",") if isinstance(value, str) else list(value)
-    words = tuple(dict.fromkeys(w.strip() for w in raw if w.strip()))
-    for word in words:
-        if word not in known:
-            close = difflib.get_close_matches(word, known, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise BadOptionError(f"{option}: unknown {noun} '{word}'; {hint}known: {', '.join(known)}")
-    return words
-
-
-def unknown_message(kind: str, value: str, known: Iterable[str]) -> str:
-    """'unknown KIND 'VALUE'', with the closest known ids as a suggestion."""
-    close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return f"unknown {kind} '{value}'{hint}"
 
 
 # --------------------------------------------------------------------------- checks
@@ -524,108 +345,3 @@ def routine_from_document(doc: Document, stretches: dict[str, Stretch], expected
         source=doc.file,
     )
 
-
-# --------------------------------------------------------------------------- loading
-
-
-def bundled_catalog_dir() -> Path:
-    """The catalog shipped with the package (wheel), or the repository's own (source checkout)."""
-    here = Path(__file__).resolve().parent.parent  # the voiceguide package
-    for candidate in (here / "_catalog", here.parent / "catalog"):
-        if (candidate / "stretches").is_dir():
-            return candidate
-    raise CatalogError([Problem(str(here), None, None, "the bundled catalog is missing; reinstall voiceguide")])
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root.parent))
-    except ValueError:
-        return str(path)
-
-
-def load_catalog(root: Path | None = None) -> Catalog:
-    """Load every stretch and routine under ``root``; report all problems in all files at once."""
-    root = root or bundled_catalog_dir()
-    catalog = Catalog(root=root)
-    problems: list[Problem] = []
-    for path in sorted((root / "stretches").glob("*.yaml")):
-        try:
-            stretch = stretch_from_document(load_document(path, _display(path, root)), path.stem)
-            catalog.stretches[stretch.id] = stretch
-        except CatalogError as e:
-            problems += e.problems
-    for path in sorted((root / "routines").glob("*.yaml")):
-        try:
-            routine = routine_from_document(load_document(path, _display(path, root)), catalog.stretches, path.stem)
-            catalog.routines[routine.id] = routine
-        except CatalogError as e:
-            problems += e.problems
-    if problems:
-        raise CatalogError(problems)
-    return catalog
-
-
-def check_files(paths: Sequence[Path], catalog: Catalog) -> list[Problem]:
-    """Validate user stretch and routine files (told apart by their keys); return all problems."""
-    problems: list[Problem] = []
-    extra: dict[str, Stretch] = {}
-    docs: list[Document] = []
-    for path in paths:
-        try:
-            docs.append(load_document(path))
-        except CatalogError as e:
-            problems += e.problems
-    # stretches first, so a user's routine may use a user's stretch checked alongside it
-    for doc in docs:
-        if _is_routine(doc):
-            continue
-        try:
-            stretch = stretch_from_document(doc)
-            extra[stretch.id] = stretch
-        except CatalogError as e:
-            problems += e.problems
-    known = {**catalog.stretches, **extra}
-    for doc in docs:
-        if _is_routine(doc):
-            try:
-                routine_from_document(doc, known)
-            except CatalogError as e:
-                problems += e.problems
-    return problems
-
-
-def _is_routine(doc: Document) -> bool:
-    return isinstance(doc.data, dict) and ("stretches" in doc.data or "title" in doc.data)
-
-
-def resolve_routine(spec: str, catalog: Catalog) -> Routine:
-    """Turn what a user typed as ROUTINE into a routine.
-
-    A routine id, a stretch id (a one-stretch session), comma-separated stretch ids, or a path
-    to a routine YAML file.
-    """
-    path = Path(spec)
-    if spec.endswith((".yaml", ".yml")) or (("/" in spec or "\\" in spec) and path.exists()):
-        if not path.is_file():
-            raise UnknownIdError(f"{spec}: no such routine file")
-        return routine_from_document(load_document(path), catalog.stretches)
-    if spec in catalog.routines:
-        return catalog.routines[spec]
-    ids = [s.strip() for s in spec.split(",") if s.strip()]
-    if not ids:
-        raise UnknownIdError("no routine given")
-    if len(ids) == 1 and ids[0] not in catalog.stretches:
-        catalog.routine(ids[0])  # raises with suggestions across routines and stretches
-    stretches = [catalog.stretch(i) for i in ids]
-    if len(stretches) <= 3:
-        title = " and ".join(s.name for s in stretches) if len(stretches) == 2 else ", ".join(s.name for s in stretches)
-    else:
-        title = f"{stretches[0].name} and {len(stretches) - 1} more stretches"
-    return Routine(
-        id="-".join(ids) if len(ids) <= 3 else f"{ids[0]}-and-{len(ids) - 1}-more",
-        title=title,
-        description=f"A session of {title}.",
-        minutes=None,
-        items=tuple(RoutineItem(i) for i in ids),
-    )
