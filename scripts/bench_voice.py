@@ -7,7 +7,9 @@ Figures, for Piper (``voiceguide[natural]``) and pyttsx3 (eSpeak NG):
   its clip's length (the clip is trimmed of its own silence, so pauses between lines are left
   out and pauses inside a line count). Pooled over the session, and the median line.
 - synthesis: wall seconds per second of speech for the lines of ``kneeling-back --minutes 10``
-  with 1 and 2 workers, the workers' start-up left out (and with it, as a second figure).
+  with 1 and 2 workers, the workers' start-up left out (and with it, as a second figure), and the
+  workers' CPU seconds per second of speech with the load average, since on a shared machine the
+  wall figure says as much about the other work as about the engine.
 - load: seconds to load the engine in a fresh process.
 - render: cold (empty clip cache) and warm render of ``kneeling-back --minutes 10``, with the
   peak resident memory of the whole process tree (sampled from /proc every 20 ms).
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,6 +72,7 @@ def synthesis(engine: str, workers: int) -> dict[str, float]:
 
     lines = list(dict.fromkeys(session_lines("kneeling-back", "--minutes", "10")))
     warm_up, rest = lines[: workers * 4], lines[workers * 4 :]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with Speech(ENGINES[engine], VoiceSettings(), cache=None, jobs=workers) as speech:
         start = time.perf_counter()
         speech.prepare(warm_up)  # starts every worker (a pool starts one per four lines, up to --jobs)
@@ -77,12 +81,18 @@ def synthesis(engine: str, workers: int) -> dict[str, float]:
         end = time.perf_counter()
         audio_all = sum(speech.length(t) for t in lines)
         audio_rest = sum(speech.length(t) for t in rest)
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers have ended: their CPU time is in
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     return {
         "workers": workers,
         "lines": len(lines),
         "speech_s": round(audio_all, 1),
         "wall_per_speech_s": round((end - started) / audio_rest, 4),
         "wall_per_speech_s_with_startup": round((end - start) / audio_all, 4),
+        # CPU seconds the workers spent (start-up included) per second of speech: what the wall
+        # figure would be on one otherwise idle core, whatever else the machine was running
+        "worker_cpu_per_speech_s": round(cpu / audio_all, 4),
+        "load_average": os.getloadavg()[0],
     }
 
 
