@@ -109,6 +109,19 @@ def test_a_voice_file_that_is_no_model_is_one_clean_error(tmp_path: Path) -> Non
     assert not (tmp_path / "x.mp3").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--engine", "piper", "--voice", "gmw/en-us"], "not a Piper voice"),
+        (["--voice", "missing.onnx"], "no Piper voice model there"),
+    ],
+)
+def test_a_voice_the_engine_cannot_have_is_one_clean_error(tmp_path: Path, args: list[str], message: str) -> None:
+    out = run_cli(["render", "neck-tilt", *args, "-o", "x.mp3"], tmp_path)
+    assert out.returncode == 1 and message in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "x.mp3").exists()
+
+
 def test_a_voice_file_without_its_json_is_named(tmp_path: Path) -> None:
     (tmp_path / "lonely.onnx").write_bytes(b"model")
     out = run_cli(["render", "neck-tilt", "--voice", "lonely.onnx", "-o", "x.mp3"], tmp_path)

