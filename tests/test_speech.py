@@ -200,6 +200,7 @@ def test_auto_is_piper_only_where_the_natural_voice_is_installed(monkeypatch: py
 
     monkeypatch.delenv("VOICEGUIDE_ENGINE", raising=False)
     monkeypatch.setattr(engines, "natural_voice_installed", lambda: True)
+    monkeypatch.setattr(engines, "piper_installed", lambda: True)
     assert engines.choose_engine() == "piper"
     assert engines.choose_engine(None, "gmw/en-us") == "pyttsx3"
     monkeypatch.setattr(engines, "natural_voice_installed", lambda: False)
