@@ -53,8 +53,10 @@ about 178 words per voiced minute on cat-cow (``scripts/bench_voice.py``)."""
 class Engine(Protocol):
     """What the speech layer needs of a text-to-speech engine."""
 
-    identity: str
-    """Engine name and version; part of every clip's cache key."""
+    @property
+    def identity(self) -> str:
+        """Engine name, version and what shapes its sound; part of every clip's cache key."""
+        ...
 
     def voices(self) -> list[VoiceInfo]: ...
 
@@ -159,7 +161,7 @@ def worker_main(
     os.dup2(devnull, 1)  # the engine's own prints never reach the user's terminal
     try:
         engine = factory(settings)
-        conn.send(("ready", engine.identity))
+        conn.send(("ready", type(engine).__name__))  # the parent keys the cache by its own identity
     except Exception as e:
         conn.send(("error", str(e)))
         return

@@ -8,6 +8,7 @@ than one worker with two threads. Noise is off, so a line sounds the same on eve
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -137,7 +138,6 @@ class PiperEngine:
     def __init__(self, settings: VoiceSettings) -> None:
         self.settings = settings
         self.files = voice_files(settings.voice)
-        self.identity = self.describe(settings)
         try:
             import onnxruntime
             from piper import PiperVoice
@@ -168,6 +168,11 @@ class PiperEngine:
             volume=settings.volume,
         )
         self.sample_rate = int(config.sample_rate)
+
+    @functools.cached_property
+    def identity(self) -> str:
+        """Made on demand: a worker never needs it, and hashing the model takes a moment."""
+        return self.describe(self.settings)
 
     def voices(self) -> list[VoiceInfo]:
         return piper_voices()
