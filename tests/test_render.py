@@ -258,7 +258,9 @@ def test_render_command_writes_the_default_path(tmp_path: Path) -> None:
         (["render", "cat-cow", "-o", "missing/x.mp3"], {}, 1, "does not exist"),
         (["render", "cat-cow", "-o", "."], {}, 1, "is a folder"),
         (["render", "cat-cow", "--captions", "x.txt", "-o", "x.mp3"], {}, 2, "must end in .vtt or .srt"),
-        (["render", "cat-cow", "-o", "x.mp3"], {"VOICEGUIDE_ENGINE": "nonesuch"}, 1, "unknown speech engine"),
+        (["render", "cat-cow", "-o", "x.mp3"], {"VOICEGUIDE_ENGINE": "nonesuch"}, 2, "VOICEGUIDE_ENGINE"),
+        (["render", "cat-cow", "--engine", "nonesuch", "-o", "x.mp3"], {}, 2, "'nonesuch' is not one of"),
+        (["render", "cat-cow", "--engine", "tone", "--voice", "joe", "-o", "x.mp3"], {}, 1, "has no voices"),
         (
             ["render", "cat-cow", "-o", "x.mp3"],
             {"VOICEGUIDE_ENGINE": "tone", "VOICEGUIDE_FFMPEG": "/nonexistent/ffmpeg"},
@@ -291,7 +293,7 @@ def test_render_into_an_unwritable_folder(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_missing_espeak_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    import voiceguide.voice.engines as engines
+    import voiceguide.voice.espeak as engines
     from voiceguide.errors import SpeechEngineError
 
     monkeypatch.setattr(engines, "_espeak_loaded", None)
