@@ -43,10 +43,26 @@ def sessions() -> list[tuple[str, Timeline]]:
     return out
 
 
+def made_sessions() -> list[tuple[str, Timeline]]:
+    """Sessions `make` draws: several seeds, focuses, levels and avoided tags."""
+    catalog = bundled()
+    out = []
+    focuses = (("lower-back", "hips"), ("upper-back", "shoulders"), ("hamstrings",), ("neck",))
+    for seed in range(6):
+        for focus in focuses:
+            level = ("gentle", "standard", "deep")[seed % 3]
+            avoid = ((), ("knees",), ("wrists",))[seed % 3]
+            routine = make_routine(catalog, Request(focus, 8 + 2 * seed, level=level, avoid=avoid, seed=seed))
+            tl = compose(routine, catalog, ComposeOptions(level=level, avoid=avoid))
+            out.append((f"make-{'-'.join(focus)}-{seed}/{level}", tl))
+    return out
+
+
 SESSIONS = sessions()
+EVERY = SESSIONS + made_sessions()
 
 
-@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+@pytest.mark.parametrize(("name", "tl"), EVERY, ids=[n for n, _ in EVERY])
 def test_every_side_is_set_up_before_its_work(name: str, tl: Timeline) -> None:
     catalog = bundled()
     for index, dose in enumerate(tl.meta["doses"]):
@@ -67,7 +83,7 @@ def test_every_side_is_set_up_before_its_work(name: str, tl: Timeline) -> None:
                     assert s.release.format(side=other, other=side) in before[-4:], (name, s.id, before[-4:])
 
 
-@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+@pytest.mark.parametrize(("name", "tl"), EVERY, ids=[n for n, _ in EVERY])
 def test_alternating_moves_name_their_side(name: str, tl: Timeline) -> None:
     catalog = bundled()
     for index, dose in enumerate(tl.meta["doses"]):
@@ -82,7 +98,7 @@ def test_alternating_moves_name_their_side(name: str, tl: Timeline) -> None:
         assert all(a != b for a, b in pairwise(sides)), sides
 
 
-@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+@pytest.mark.parametrize(("name", "tl"), EVERY, ids=[n for n, _ in EVERY])
 def test_no_stretch_name_twice_within_ten_seconds(name: str, tl: Timeline) -> None:
     catalog = bundled()
     names = {catalog.stretch(d["stretch"]).name for d in tl.meta["doses"]}
@@ -91,7 +107,7 @@ def test_no_stretch_name_twice_within_ten_seconds(name: str, tl: Timeline) -> No
         assert not (n1 == n2 and t2 - t1 < 10), (name, n1, t1, t2)
 
 
-@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+@pytest.mark.parametrize(("name", "tl"), EVERY, ids=[n for n, _ in EVERY])
 def test_no_setup_repeated_when_the_position_is_unchanged(name: str, tl: Timeline) -> None:
     catalog = bundled()
     doses = tl.meta["doses"]
@@ -104,7 +120,7 @@ def test_no_setup_repeated_when_the_position_is_unchanged(name: str, tl: Timelin
             assert any(str(t).startswith("Stay ") for t in lines), (name, now.id)
 
 
-@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+@pytest.mark.parametrize(("name", "tl"), EVERY, ids=[n for n, _ in EVERY])
 def test_deciding_cautions_come_before_the_setup(name: str, tl: Timeline) -> None:
     catalog = bundled()
     for index, dose in enumerate(tl.meta["doses"]):
@@ -241,7 +257,7 @@ def test_every_level_lands_on_the_routine_minutes(name: str, tl: Timeline) -> No
     assert abs(tl.duration_s - routine.minutes * 60) <= 2
 
 
-@pytest.mark.parametrize(("name", "tl"), SESSIONS, ids=[n for n, _ in SESSIONS])
+@pytest.mark.parametrize(("name", "tl"), EVERY, ids=[n for n, _ in EVERY])
 def test_closing_words_fit_the_last_position(name: str, tl: Timeline) -> None:
     catalog = bundled()
     last = catalog.stretch(tl.meta["doses"][-1]["stretch"])
