@@ -103,7 +103,7 @@ def test_a_stop_signal_ends_a_parallel_pack_build_and_all_its_children(tmp_path:
 
 
 def test_sigterm_while_encoding_a_render_leaves_nothing(tmp_path: Path) -> None:
-    proc = start(["render", "lower-back-relief", "--minutes", "40", "-o", "long.mp3"], tmp_path, **tone_env(tmp_path))
+    proc = start(["render", "lower-back-relief", "--minutes", "35", "-o", "long.mp3"], tmp_path, **tone_env(tmp_path))
     try:
         started(proc, tmp_path)
         os.kill(proc.pid, signal.SIGTERM)
@@ -118,7 +118,7 @@ def test_sigterm_while_encoding_a_render_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_what_a_killed_render_left_is_removed_by_the_next_run(tmp_path: Path) -> None:
-    proc = start(["render", "lower-back-relief", "--minutes", "40", "-o", "long.mp3"], tmp_path, **tone_env(tmp_path))
+    proc = start(["render", "lower-back-relief", "--minutes", "35", "-o", "long.mp3"], tmp_path, **tone_env(tmp_path))
     try:
         started(proc, tmp_path)
         os.killpg(proc.pid, signal.SIGKILL)  # no clean-up can run: power loss, the OOM killer

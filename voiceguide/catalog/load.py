@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from voiceguide.catalog.types import Catalog, Routine, RoutineItem, Stretch
-from voiceguide.catalog.validate import MAX_ROUTINE_STRETCHES, routine_from_document, stretch_from_document
+from voiceguide.catalog.validate import (
+    MAX_ROUTINE_STRETCHES,
+    phrases_from_document,
+    routine_from_document,
+    stretch_from_document,
+)
 from voiceguide.catalog.yamlio import Document, load_document
 from voiceguide.errors import BadOptionError, CatalogError, NoCatalogError, Problem, UnknownIdError
 
@@ -44,6 +49,13 @@ def load_catalog(root: Path | None = None) -> Catalog:
             catalog.routines[routine.id] = routine
         except CatalogError as e:
             problems += e.problems
+    phrases_file = root / "phrases.yaml"
+    if not phrases_file.is_file():
+        phrases_file = bundled_catalog_dir() / "phrases.yaml"
+    try:
+        catalog.phrases = phrases_from_document(load_document(phrases_file, _display(phrases_file, root)))
+    except CatalogError as e:
+        problems += e.problems
     if problems:
         raise CatalogError(problems)
     if not catalog.stretches:

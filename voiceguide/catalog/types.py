@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voiceguide.catalog.shapes import SHAPES
 from voiceguide.errors import UnknownIdError
 
 POSITIONS = ("standing", "seated", "seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying")
@@ -42,6 +43,8 @@ CAUTION_TAGS = (
     "high-blood-pressure",
 )
 SIDE_FIELDS = ("side", "other")
+LOAD_TAGS = ("knees", "wrists", "neck")
+"""What a stretch may load; each is also a caution tag, so ``--avoid knees`` keeps such stretches out."""
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,31 @@ class Stretch:
     release: str | None
     cautions: tuple[Caution, ...]
     source: str = ""
+    start: str | None = None
+    """The shape the stretch starts from (see ``shapes.SHAPES``); its release returns there."""
+    side_setup: tuple[str, ...] = ()
+    """Setup lines for one side, each naming it; spoken again, mirrored, for the second side."""
+    alternating: bool = False
+    """Repetitions go to alternate sides (``{side}`` in the breath lines names each one)."""
+    loads: tuple[str, ...] = ()
+    """What the stretch puts weight on or asks of: ``knees``, ``wrists``, ``neck``."""
+    family: str | None = None
+    """Stretches of one family are variants of one movement; a made session takes one of them."""
+    breath_in_short: str | None = None
+    breath_out_short: str | None = None
+    """Shorter breath lines for later repetitions, once the movement is known."""
+    lead: str = "exhale"
+    """The breath that carries each repetition's movement (``reps``): its line comes first, then the hold."""
 
     @property
     def caution_tags(self) -> tuple[str, ...]:
         return tuple(c.tag for c in self.cautions)
+
+    @property
+    def avoid_tags(self) -> frozenset[str]:
+        """Every caution tag that keeps this stretch out: its cautions, what it loads, what its start shape loads."""
+        shape = SHAPES[self.start].loads if self.start in SHAPES else frozenset()
+        return frozenset(self.caution_tags) | frozenset(self.loads) | shape
 
     def to_dict(self) -> dict[str, Any]:
         """The stretch as JSON-ready data (the ``show --json`` shape)."""
@@ -115,7 +139,13 @@ class Stretch:
             "sets": self.sets.to_dict(),
             "settle_seconds": self.settle_seconds,
             "breath": {"inhale": self.breath_in, "exhale": self.breath_out},
+            "start": self.start,
             "setup": list(self.setup),
+            "side_setup": list(self.side_setup),
+            "alternating": self.alternating,
+            "loads": list(self.loads),
+            "family": self.family,
+            "lead": self.lead,
             "cues": list(self.cues),
             "release": self.release,
             "cautions": [c.tag for c in self.cautions],
@@ -161,6 +191,8 @@ class Catalog:
     stretches: dict[str, Stretch] = field(default_factory=dict)
     routines: dict[str, Routine] = field(default_factory=dict)
     root: Path | None = None
+    phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Pools of phrasings for common cues (breath, hold, encouragement), by kind."""
 
     def stretch(self, stretch_id: str) -> Stretch:
         try:

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from voiceguide.catalog.shapes import SHAPES
 from voiceguide.catalog.types import (
     CAUTION_TAGS,
     FOCUS_AREAS,
+    LOAD_TAGS,
     POSITIONS,
     SIDE_FIELDS,
     STYLES,
@@ -193,8 +195,24 @@ STRETCH_FIELDS = [
     Field("rep_seconds", nullable(number(0.5, 60)), required=False),
     Field("sets", range_of(1, 10, whole=True), required=False),
     Field("settle_seconds", number(0, 60), required=False),
-    Field("breath", mapping([Field("inhale", spoken), Field("exhale", spoken)])),
-    Field("setup", list_of(spoken, non_empty=True)),
+    Field(
+        "breath",
+        mapping(
+            [
+                Field("inhale", spoken),
+                Field("exhale", spoken),
+                Field("inhale_short", spoken, required=False),
+                Field("exhale_short", spoken, required=False),
+                Field("lead", choice(("inhale", "exhale")), required=False),
+            ]
+        ),
+    ),
+    Field("start", choice(tuple(SHAPES)), required=False),
+    Field("setup", list_of(spoken), required=False),
+    Field("side_setup", list_of(spoken), required=False),
+    Field("alternating", boolean, required=False),
+    Field("loads", list_of(choice(LOAD_TAGS)), required=False),
+    Field("family", kebab, required=False),
     Field("cues", list_of(spoken), required=False),
     Field("release", nullable(spoken), required=False),
     Field("cautions", list_of(mapping([Field("tag", choice(CAUTION_TAGS)), Field("say", spoken)])), required=False),
@@ -286,13 +304,16 @@ def stretch_from_document(doc: Document, expected_id: str | None = None) -> Stre
             out.add(("hold_seconds",), "a 'flow' stretch is paced by the breath; hold_seconds must be null")
         if expected_id and data["id"] != expected_id:
             out.add(("id",), f"'{data['id']}' does not match the file name '{expected_id}.yaml'")
-        if not data["sides"]:
-            for path, line_text in _spoken_lines(data):
-                if "{" in line_text:
-                    out.add(path, "{side}/{other} only apply to stretches with sides: true")
+        _check_sides(data, out)
     if out.problems:
         raise CatalogError(out.problems)
     default_sets = {"default": 1, "min": 1, "max": 1}
+    setup, side_setup = list(data.get("setup") or ()), list(data.get("side_setup") or ())
+    if data["sides"] and not side_setup:
+        # an older file: its side lines start at the first line that names a side
+        at = next((i for i, line in enumerate(setup) if "{" in line), len(setup))
+        setup, side_setup = setup[:at], setup[at:]
+    breath = data["breath"]
     return Stretch(
         id=data["id"],
         name=data["name"],
@@ -308,18 +329,49 @@ def stretch_from_document(doc: Document, expected_id: str | None = None) -> Stre
         settle_seconds=float(data.get("settle_seconds", 5)),
         breath_in=data["breath"]["inhale"],
         breath_out=data["breath"]["exhale"],
-        setup=tuple(data["setup"]),
+        setup=tuple(setup),
         cues=tuple(data.get("cues") or ()),
         release=data.get("release"),
         cautions=tuple(Caution(c["tag"], c["say"]) for c in data.get("cautions") or ()),
         source=doc.file,
+        start=data.get("start"),
+        side_setup=tuple(side_setup),
+        alternating=bool(data.get("alternating", False)),
+        loads=tuple(data.get("loads") or ()),
+        family=data.get("family"),
+        breath_in_short=breath.get("inhale_short"),
+        breath_out_short=breath.get("exhale_short"),
+        lead=breath.get("lead", "exhale"),
     )
+
+
+def _check_sides(data: dict[str, Any], out: Collector) -> None:
+    """Where {side}/{other} may appear, and that a stretch has something to set it up with."""
+    alternating = bool(data.get("alternating"))
+    if not data.get("setup") and not data.get("start") and not data.get("side_setup"):
+        out.add((), "missing required key 'setup' (a stretch needs setup lines, a start shape, or both)")
+    if alternating and (data["sides"] or data["style"] == "hold"):
+        out.add(("alternating",), "alternating repetitions need sides: false and style reps or flow")
+    if alternating and "{side}" not in data["breath"]["exhale"]:
+        out.add(("breath", "exhale"), "an alternating stretch names each side: put {side} in the exhale line")
+    if data.get("side_setup") and not data["sides"]:
+        out.add(("side_setup",), "side_setup only applies to stretches with sides: true")
+    for i, line in enumerate(data.get("side_setup") or ()):
+        if "{side}" not in line and "{other}" not in line:
+            out.add(("side_setup", i), "a side line names its side with {side} or {other}")
+    if not data["sides"]:
+        for path, line_text in _spoken_lines(data):
+            if "{" in line_text and not (alternating and path[0] == "breath"):
+                out.add(path, "{side}/{other} only apply to stretches with sides: true")
 
 
 def _spoken_lines(data: dict[str, Any]) -> Iterable[tuple[PathKey, str]]:
     yield ("breath", "inhale"), data["breath"]["inhale"]
     yield ("breath", "exhale"), data["breath"]["exhale"]
-    for key in ("setup", "cues"):
+    for key in ("inhale_short", "exhale_short"):  # "lead" is a word, not a line
+        if data["breath"].get(key):
+            yield ("breath", key), data["breath"][key]
+    for key in ("setup", "side_setup", "cues"):
         for i, line in enumerate(data.get(key) or ()):
             yield (key, i), line
     if data.get("release"):
@@ -367,3 +419,31 @@ def routine_from_document(doc: Document, stretches: dict[str, Stretch], expected
         source=doc.file,
     )
 
+
+
+PHRASE_KINDS = ("breathe_in", "breathe_out", "hold", "release", "halfway", "encourage", "rest", "next")
+"""The pools of ``phrases.yaml``; ``next`` lines say the stretch's name with ``{name}``."""
+
+
+def _phrase(value: Any) -> list[tuple[PathKey, str]]:
+    problems = text(value)
+    if not problems and "{" in value.replace("{name}", ""):
+        problems = [((), "only the {name} placeholder (in 'next' lines)")]
+    return problems
+
+
+check_phrases_shape = mapping([Field(kind, list_of(_phrase, non_empty=True)) for kind in PHRASE_KINDS])
+
+
+def phrases_from_document(doc: Document) -> dict[str, tuple[str, ...]]:
+    """Validate the phrase pools (every kind present, each a non-empty list of lines) and build them."""
+    out = Collector(doc)
+    out.extend(check_phrases_shape(doc.data))
+    if not out.problems:
+        for kind in PHRASE_KINDS:
+            for i, line in enumerate(doc.data[kind]):
+                if ("{name}" in line) != (kind == "next"):
+                    out.add((kind, i), "'next' lines say {name}; no other line does")
+    if out.problems:
+        raise CatalogError(out.problems)
+    return {kind: tuple(doc.data[kind]) for kind in PHRASE_KINDS}

@@ -54,7 +54,8 @@ def _stdin_is_tty() -> bool:
               help="Also write the timed script being played (JSON).")
 @click.option("--no-chimes", is_flag=True, help="No tones at transitions and holds.")
 @click.pass_context
-def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[float, float], voice: str | None,
+def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[float, float], engine: str | None,
+         voice: str | None,
          rate: int, volume: float, no_cache: bool, jobs: int, no_audio: bool, audio_backend: str, speed: float,
          events_path: Path | None, timeline_path: Path | None, no_chimes: bool) -> None:
     """Guide ROUTINE live: each line spoken on time, the terminal showing where you are.
@@ -80,7 +81,7 @@ def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[
         click.echo(f"--speed {speed:g} is a silent preview: sound plays only at --speed 1.", err=True)
     sink: AudioSink | None = open_sink(audio_backend) if audio else None  # fail before any work
     try:
-        with open_speech(voice, rate, volume, no_cache, jobs) as speech, progress_display() as progress:
+        with open_speech(engine, voice, rate, volume, no_cache, jobs) as speech, progress_display() as progress:
             timeline = compose_spoken(spec, catalog, compose_options(ctx, minutes, breath), speech, progress)
             sound_for: SoundFor | None = None
             if sink is not None:

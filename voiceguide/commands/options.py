@@ -16,7 +16,8 @@ from voiceguide.errors import BadOptionError
 from voiceguide.fileio import write_text_atomic
 from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath
 from voiceguide.session.timeline import Timeline
-from voiceguide.voice.engines import DEFAULT_RATE_WPM, VoiceSettings, engine_factory
+from voiceguide.voice.engines import ENGINE_CHOICES
+from voiceguide.voice.settings import DEFAULT_RATE_WPM, MAX_RATE_WPM, MIN_RATE_WPM, VoiceSettings
 
 if TYPE_CHECKING:
     from voiceguide.voice.speech import Speech
@@ -83,7 +84,7 @@ def plural(count: int, noun: str) -> str:
 
 
 def adapt_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--avoid, --hold-by, --level, --intro and --no-intro, shared by every command that composes.
+    """--avoid, --hold-by, --level, --intro, --no-intro and --strict, shared by every command that composes.
 
     The command receives them as one ``adapt`` dict for :func:`compose_options`.
     """
@@ -104,6 +105,8 @@ def adapt_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Your own opening words instead of the standard welcome."),
         click.option("--no-intro", "no_intro", is_flag=True, expose_value=False, callback=collect,
                      help="Skip the welcome (the safety note is always spoken)."),
+        click.option("--strict", is_flag=True, expose_value=False, callback=collect,
+                     help="Refuse --minutes too short for the routine instead of leaving out stretches."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -130,6 +133,7 @@ def compose_options(ctx: click.Context, minutes: float | None, breath: tuple[flo
         level=adapt.get("level") or "standard",
         intro=adapt.get("intro"),
         no_intro=bool(adapt.get("no_intro")),
+        strict=bool(adapt.get("strict")),
     )
 
 
@@ -142,27 +146,47 @@ def build_timeline(
     return compose(routine, catalog, compose_options(ctx, minutes, breath))
 
 
-def _rate(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
-    if not 60 <= value <= 400:
-        raise click.BadParameter(f"{value} words per minute is outside 60-400 (try 140)")
+def _rate(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and not MIN_RATE_WPM <= value <= MAX_RATE_WPM:
+        raise click.BadParameter(
+            f"{value} words per minute is outside {MIN_RATE_WPM}-{MAX_RATE_WPM} (try {DEFAULT_RATE_WPM})"
+        )
     return value
 
 
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(ENGINE_CHOICES, case_sensitive=False),
+    default=None,
+    envvar="VOICEGUIDE_ENGINE",
+    show_envvar=True,
+    help="Speech engine; auto (the default): Piper's natural voice when installed, else pyttsx3.",
+)
+voice_option = click.option(
+    "--voice",
+    default=None,
+    help="A Piper voice (joe, or a .onnx file) or a pyttsx3 voice id or part of its name (see 'voiceguide voices').",
+)
+
+
+def rate_option(default: int | None) -> Callable[..., Any]:
+    return click.option(
+        "--rate",
+        type=int,
+        default=default,
+        show_default=default is not None,
+        callback=_rate,
+        help="Pace in words per voiced minute, the same on every engine.",
+    )
+
+
 def voice_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--voice, --rate, --volume, --no-cache and --jobs, shared by every command that speaks."""
+    """--engine, --voice, --rate, --volume, --no-cache and --jobs, shared by every command that speaks."""
     for option in reversed(
         [
-            click.option(
-                "--voice", default=None, help="Voice id or a unique part of its name (see 'voiceguide voices')."
-            ),
-            click.option(
-                "--rate",
-                type=int,
-                default=DEFAULT_RATE_WPM,
-                show_default=True,
-                callback=_rate,
-                help="Speaking rate in words per minute.",
-            ),
+            engine_option,
+            voice_option,
+            rate_option(DEFAULT_RATE_WPM),
             click.option("--volume", type=FiniteRange(0.1, 1.0), default=1.0, show_default=True),
             click.option("--no-cache", is_flag=True, help="Do not read or write the clip cache."),
             click.option(
@@ -178,14 +202,19 @@ def voice_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def open_speech(voice: str | None, rate: int, volume: float, no_cache: bool, jobs: int) -> Speech:
-    """The speech layer for these options, with the voice resolved to one installed voice."""
-    from voiceguide.voice.speech import ClipCache, Speech, default_cache_dir, resolve_voice
+def open_speech(
+    engine: str | None, voice: str | None, rate: int, volume: float, no_cache: bool, jobs: int
+) -> Speech:
+    """The speech layer for these options, with the engine chosen and the voice resolved to one
+    installed voice (``speech.label`` says which)."""
+    from voiceguide.voice.choose import choose_voice
+    from voiceguide.voice.speech import ClipCache, Speech, default_cache_dir
 
-    factory = engine_factory()
-    voice_id = resolve_voice(factory, voice) if voice else None
+    choice = choose_voice(engine, voice)
     cache = None if no_cache else ClipCache(default_cache_dir())
-    return Speech(factory, VoiceSettings(voice_id, rate, volume), cache=cache, jobs=jobs)
+    return Speech(
+        choice.factory, VoiceSettings(choice.voice, rate, volume), cache=cache, jobs=jobs, label=choice.label()
+    )
 
 
 def clock(seconds: float) -> str:

@@ -58,6 +58,7 @@ def render(
     output: Path | None,
     minutes: float | None,
     breath: tuple[float, float],
+    engine: str | None,
     voice: str | None,
     rate: int,
     volume: float,
@@ -91,7 +92,7 @@ def render(
     if output is None:
         output = Path("output") / f"{spec.id}.mp3"
         output.parent.mkdir(exist_ok=True)
-    with open_speech(voice, rate, volume, no_cache, jobs) as speech, progress_display() as progress:
+    with open_speech(engine, voice, rate, volume, no_cache, jobs) as speech, progress_display() as progress:
         result = render_session(
             spec,
             catalog,
@@ -106,7 +107,7 @@ def render(
     tl = result.timeline
     click.echo(
         f"Wrote {result.path}: {clock(tl.duration_s)}, {plural(len(tl.chapters), 'chapter')}, "
-        f"{result.size_bytes / 1024 / 1024:.1f} MB, in {result.seconds_taken:.1f} s"
+        f"{result.size_bytes / 1024 / 1024:.1f} MB, in {result.seconds_taken:.1f} s; voice: {speech.label}"
     )
 
 

@@ -127,7 +127,7 @@ def build_pack(
     old_by_id = {e.guid: e for e in previous[1]} if previous else {}
     settings = VoiceSettings(voice_id, pack.rate)
     audio_options = AudioOptions()
-    identity = engine_identity(factory)
+    identity = engine_identity(factory, settings)
     cache_dir = default_cache_dir() if use_cache else None
 
     done: dict[str, EpisodeInfo] = {}

@@ -21,6 +21,7 @@ from voiceguide.catalog.validate import (
     Field,
     boolean,
     check_routine_shape,
+    choice,
     kebab,
     list_of,
     mapping,
@@ -34,7 +35,7 @@ from voiceguide.errors import CatalogError, FitError, Problem, UnknownIdError
 from voiceguide.podcast.cover import cover_problem
 from voiceguide.podcast.feed import ShowInfo
 from voiceguide.session.compose import ComposeOptions, compose
-from voiceguide.voice.engines import DEFAULT_RATE_WPM
+from voiceguide.voice.engines import DEFAULT_RATE_WPM, ENGINE_CHOICES
 
 PUBLISH_HOUR_UTC = 6
 """Episodes are dated at this hour (UTC) of their day: a fixed time keeps rebuilds identical."""
@@ -75,6 +76,8 @@ class Pack:
     """The first episode's date; each next one comes a day later."""
     episodes: tuple[Episode, ...]
     cover: Path | None = None
+    engine: str | None = None
+    """auto, piper, pyttsx3 or tone; None: as ``--engine`` or ``VOICEGUIDE_ENGINE`` say, else auto."""
     voice: str | None = None
     rate: int = DEFAULT_RATE_WPM
     link: str | None = None
@@ -189,6 +192,7 @@ PACK_FIELDS = [
     Field("language", _language),
     Field("start_date", _date),
     Field("cover", nullable(text), required=False),
+    Field("engine", nullable(choice(ENGINE_CHOICES)), required=False),
     Field("voice", nullable(text), required=False),
     Field("rate", _whole(60, 400), required=False),
     Field("link", nullable(_url), required=False),
@@ -309,6 +313,7 @@ def pack_from_document(doc: Document, catalog: Catalog, base_dir: Path | None = 
         start_date=_as_date(start),
         episodes=tuple(episodes),
         cover=cover,
+        engine=data.get("engine"),
         voice=data.get("voice"),
         rate=int(data.get("rate", DEFAULT_RATE_WPM)),
         link=data.get("link"),

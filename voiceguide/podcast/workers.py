@@ -78,8 +78,8 @@ class Rendered:
 
 
 def podcast_chapters(chapters: list[dict[str, Any]], duration_s: float) -> list[dict[str, Any]]:
-    """Podcasting 2.0 chapters from the timeline's: the first starts at 0 (the welcome belongs to
-    it, as in the MP3's CHAP frames), each runs to the next one's start and the last to the end."""
+    """Podcasting 2.0 chapters from the timeline's covering chapters (welcome, stretches, closing,
+    as in the MP3's CHAP frames): each runs to the next one's start and the last to the end."""
     result = []
     for i, chapter in enumerate(chapters):
         start = 0.0 if i == 0 else round(chapter["start_s"], 3)
@@ -173,7 +173,7 @@ def _render_job(job: RenderJob, progress: EpisodeProgress | None = None) -> Rend
         if queued is not None:
             queued.flush()  # before the result, which travels to the parent on another pipe
         timeline = result.timeline
-        chapters = podcast_chapters([c.to_dict() for c in timeline.chapters], timeline.duration_s)
+        chapters = podcast_chapters([c.to_dict() for c in timeline.chapters_covering()], timeline.duration_s)
         document = chapters_document(job.show, job.tags.title, chapters)
         write_text_atomic(chapters_file, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         transcript = [[round(c.start_s, 3), c.text] for c in timeline.speech()]

@@ -11,12 +11,22 @@ rendering audio, so the same code lays out both and ``--minutes`` holds on real 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from dataclasses import replace
 
-from voiceguide.catalog.types import Catalog, Routine
+from voiceguide.catalog.types import Catalog, Routine, Stretch
 from voiceguide.errors import FitError
 from voiceguide.session.adapt import avoid_cautions, spoken_changes
 from voiceguide.session.fit import Built, Point, doses_for, fit_doses, set_ladder
-from voiceguide.session.options import CLOSING_REST_S, HOLD_BY, LEVELS, ComposeOptions, breaths_in, parse_breath
+from voiceguide.session.options import (
+    CLOSING_REST_S,
+    HOLD_BY,
+    LEVELS,
+    ComposeOptions,
+    breaths_in,
+    closing_rest,
+    parse_breath,
+)
 from voiceguide.session.plan import plan_session
 from voiceguide.session.steps import Say, SpeechLength, Window, layout
 from voiceguide.session.timeline import Timeline
@@ -47,22 +57,69 @@ def compose(
 ) -> Timeline:
     """Compose a routine into a timed script, fitted to the minutes asked for.
 
-    Raises :class:`FitError` when the minutes cannot be reached inside the stretches' ranges.
+    When even the shortest doses run past the minutes, the lowest-priority stretches are left out
+    (and the session says which) unless ``options.strict``. Raises :class:`FitError` when the
+    minutes still cannot be reached.
     """
     options = options or ComposeOptions()
     length: SpeechLength = functools.lru_cache(maxsize=None)(speech_length or estimate_speech_seconds)
     routine, changes = adapted(routine, catalog, options)
+    target_min = options.minutes if options.minutes is not None else routine.minutes
+    dropped: list[str] = []
+    while True:
+        try:
+            said = [*changes, *_dropped_line(dropped, target_min)]
+            return _compose(routine, catalog, options, length, target_min, said)
+        except FitError as e:
+            if options.strict or target_min is None or "as short as" not in e.message or len(routine.items) < 2:
+                raise
+            stretches = [catalog.stretch(i.stretch) for i in routine.items]
+            drop = lowest_priority(stretches)
+            dropped.append(stretches[drop].name)
+            routine = replace(routine, items=routine.items[:drop] + routine.items[drop + 1 :])
+
+
+def lowest_priority(stretches: Sequence[Stretch]) -> int:
+    """The stretch a short session can best do without: the one whose areas the others cover most.
+
+    The opening and closing stretches are kept while there are others to leave out; ties go to
+    the later stretch.
+    """
+    inner = range(1, len(stretches) - 1) if len(stretches) > 2 else range(len(stretches))
+
+    def covered(i: int) -> tuple[float, int]:
+        others = {a for j, s in enumerate(stretches) if j != i for a in s.focus}
+        own = stretches[i].focus
+        return (sum(a in others for a in own) / len(own), i)
+
+    return max(inner, key=covered)
+
+
+def _dropped_line(names: Sequence[str], minutes: float | None) -> list[str]:
+    if not names or minutes is None:
+        return []
+    whole = max(1, round(minutes))
+    return [f"To fit {number_words(whole)} minute{'s' if whole > 1 else ''}, we leave out {join_words(names)}."]
+
+
+def _compose(
+    routine: Routine,
+    catalog: Catalog,
+    options: ComposeOptions,
+    length: SpeechLength,
+    target_min: float | None,
+    changes: list[str],
+) -> Timeline:
     items = list(routine.items)
     stretches = [catalog.stretch(i.stretch) for i in items]
-    target_min = options.minutes if options.minutes is not None else routine.minutes
-
     ladder, base = set_ladder(stretches, items)
 
     def build(point: Point, minutes_said: float, rest_s: float) -> Built:
         inner, rung, hold_t = point
         doses = doses_for(stretches, items, inner, ladder[rung], hold_t, options.level)
         steps = plan_session(
-            routine, stretches, doses, options, length, minutes_said=minutes_said, rest_s=rest_s, changes=changes
+            routine, stretches, doses, options, length, minutes_said=minutes_said, rest_s=rest_s, changes=changes,
+            phrases=catalog.phrases,
         )
         return (*layout(steps, length), doses)
 
@@ -72,9 +129,15 @@ def compose(
             minutes, seconds = divmod(round(estimate), 60)
             raise FitError(f"'{routine.title}' would last {minutes}:{seconds:02d}; a session lasts at most "
                            f"{MAX_SESSION_MINUTES} min. Ask for fewer minutes (--minutes) or fewer stretches.")
-        cues, chapters, total, doses = build((0.0, base, None), estimate / 60.0, CLOSING_REST_S[0])
+        rest = closing_rest(estimate)[0]
+        _, _, estimate, _ = build((0.0, base, None), estimate / 60.0, rest)
+        cues, chapters, total, doses = build((0.0, base, None), estimate / 60.0, rest)
     else:
-        cues, chapters, total, doses = fit_doses(build, len(ladder), base, target_min, routine.title)
+        pinned = any(i.hold is not None or i.reps is not None or i.sets is not None for i in items)
+        rest_range = closing_rest(target_min * 60.0)
+        cues, chapters, total, doses = fit_doses(
+            build, len(ladder), base, target_min, routine.title, rest_range, pinned
+        )
     meta = {
         "options": {
             "minutes": target_min,
@@ -121,7 +184,8 @@ def possible_lines(routine: Routine, catalog: Catalog, options: ComposeOptions |
     for inner, rung in ((-1.0, 0), (0.0, base), (1.0, len(ladder) - 1)):
         doses = doses_for(stretches, items, inner, ladder[rung], level=options.level)
         steps = plan_session(
-            routine, stretches, doses, options, estimate_speech_seconds, minutes_said=minutes or 1.0, changes=changes
+            routine, stretches, doses, options, estimate_speech_seconds, minutes_said=minutes or 1.0, changes=changes,
+            phrases=catalog.phrases,
         )
         for step in steps:
             if isinstance(step, Say):

@@ -25,10 +25,14 @@ def set_ladder(stretches: Sequence[Stretch], items: Sequence[RoutineItem]) -> tu
     never jumps by a set of every stretch at once.
     """
     base = [int(item.sets if item.sets is not None else s.sets.default) for s, item in zip(stretches, items)]
+    pinned = [item.sets is not None for item in items]  # sets the user wrote are kept as written
 
     def walk(step: int) -> list[tuple[int, ...]]:
         sets, out = list(base), []
-        room = [int(s.sets.max) - n if step > 0 else n - int(s.sets.min) for s, n in zip(stretches, base)]
+        room = [
+            0 if fixed else int(s.sets.max) - n if step > 0 else n - int(s.sets.min)
+            for s, n, fixed in zip(stretches, base, pinned)
+        ]
         while any(room):
             for i in range(len(sets)):
                 if room[i]:
@@ -51,21 +55,35 @@ def doses_for(
 ) -> list[Dose]:
     """Doses with repetitions (and holds, unless ``hold_t`` scales them apart) at scale ``inner``.
 
-    The level moves each hold's starting point inside its range before any scaling.
+    The level moves each hold's starting point inside its range before any scaling. A hold or
+    a number of repetitions the routine pins is kept exactly; alternating repetitions come in
+    even numbers so both sides get the same.
     """
     doses = []
     for stretch, item, n_sets in zip(stretches, items, sets):
         hold = reps = None
         if stretch.hold_seconds:
             rng = stretch.hold_seconds
-            base = item.hold if item.hold is not None else _scaled(rng.default, rng, LEVEL_SHIFT[level])
-            scaled = _scaled(base, stretch.hold_seconds, inner if hold_t is None else hold_t)
-            hold = stretch.hold_seconds.clamp(round(scaled, 1))
+            if item.hold is not None:
+                hold = float(item.hold)
+            else:
+                base = _scaled(rng.default, rng, LEVEL_SHIFT[level])
+                scaled = _scaled(base, stretch.hold_seconds, inner if hold_t is None else hold_t)
+                hold = stretch.hold_seconds.clamp(round(scaled, 1))
         if stretch.reps:
-            base = item.reps if item.reps is not None else stretch.reps.default
-            reps = int(stretch.reps.clamp(round(_scaled(base, stretch.reps, inner) + 1e-9)))
+            if item.reps is not None:
+                reps = int(item.reps)
+            else:
+                scaled = _scaled(stretch.reps.default, stretch.reps, inner) + 1e-9
+                reps = _even(scaled, stretch.reps) if stretch.alternating else int(stretch.reps.clamp(round(scaled)))
         doses.append(Dose(hold, reps, int(n_sets)))
     return doses
+
+
+def _even(value: float, rng: Range) -> int:
+    """The even number nearest ``value`` inside ``rng`` (an odd bound steps inward)."""
+    lo, hi = int(rng.min) + int(rng.min) % 2, int(rng.max) - int(rng.max) % 2
+    return max(lo, min(hi, 2 * round(value / 2))) if lo <= hi else int(rng.clamp(round(value)))
 
 
 def _ladder_index(t: float, rungs: int, base: int) -> int:
@@ -94,7 +112,13 @@ def _bisect(
 
 
 def fit_doses(
-    build: Callable[[Point, float, float], Built], rungs: int, base: int, minutes: float, title: str
+    build: Callable[[Point, float, float], Built],
+    rungs: int,
+    base: int,
+    minutes: float,
+    title: str,
+    rest: tuple[float, float] = CLOSING_REST_S,
+    pinned: bool = False,
 ) -> Built:
     """Find doses and a closing rest that land the session on ``minutes`` within 2 s.
 
@@ -104,7 +128,8 @@ def fit_doses(
     the closing rest takes up the last few seconds.
     """
     target = minutes * 60.0
-    low_rest, high_rest = CLOSING_REST_S
+    low_rest, high_rest = rest
+    kept = " with the numbers the routine pins kept as written" if pinned else ""
 
     def length(point: Point, rest: float = low_rest) -> float:
         return build(point, minutes, rest)[2]
@@ -117,12 +142,12 @@ def fit_doses(
     if target < shortest - FIT_TOLERANCE_S:
         raise FitError(
             f"'{title}' cannot be as short as {minutes:g} min: the shortest it gets is "
-            f"{_mmss(shortest)}, {shortest - target:.0f} s too long. Ask for more minutes or fewer stretches."
+            f"{_mmss(shortest)}{kept}, {shortest - target:.0f} s too long. Ask for more minutes or fewer stretches."
         )
     if target > longest + FIT_TOLERANCE_S:
         raise FitError(
             f"'{title}' cannot be as long as {minutes:g} min: the longest it gets is "
-            f"{_mmss(longest)}, {target - longest:.0f} s too short. Ask for fewer minutes or add stretches."
+            f"{_mmss(longest)}{kept}, {target - longest:.0f} s too short. Ask for fewer minutes or add stretches."
         )
     best: Built | None = None
 

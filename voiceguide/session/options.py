@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from voiceguide.errors import BadOptionError
 
 CLOSING_REST_S = (4.0, 30.0)
-"""The quiet rest before the goodbye: its default is the low end; fitting may use the range."""
+"""The quiet rest before the goodbye for the shortest sessions; it grows with the session."""
+CLOSING_REST_SHARE = 0.04
+"""The closing rest's share of the whole session, up to :data:`CLOSING_REST_MAX_S`."""
+CLOSING_REST_MAX_S = 40.0
+
+
+def closing_rest(session_s: float) -> tuple[float, float]:
+    """The closing rest's (default, longest) for a session of about ``session_s`` seconds."""
+    low = max(CLOSING_REST_S[0], min(CLOSING_REST_MAX_S, CLOSING_REST_SHARE * session_s))
+    return round(low, 1), round(low + CLOSING_REST_S[1] - CLOSING_REST_S[0], 1)
 
 
 def parse_breath(value: str) -> tuple[float, float]:
@@ -40,6 +49,8 @@ class ComposeOptions:
     """A welcome of the user's own, spoken instead of the standard one."""
     no_intro: bool = False
     """Skip the welcome (the safety note is always spoken)."""
+    strict: bool = False
+    """Refuse minutes the routine cannot reach rather than leave out its lowest-priority stretches."""
 
 
 HOLD_BY = ("time", "breaths")

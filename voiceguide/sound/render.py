@@ -65,6 +65,7 @@ def render(
         if path is not None:
             check_output_path(path)
     timeline = compose_spoken(routine, catalog, compose_options or ComposeOptions(), speech, progress)
+    speech.close()  # every clip the session plays is made: the speech workers' memory goes before the audio is built
     cache_dir = speech.cache.root if speech.cache else None
     session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps, cache_dir))
     total_s = timeline.duration_s
