@@ -1,4 +1,4 @@
-"""Benchmark: peak resident memory of renders of different lengths, with the real (pyttsx3) voice.
+"""Benchmark: peak resident memory of renders of different lengths, with the pyttsx3 voice.
 
 Renders a 10-minute session (kneeling-back) and one 17-stretch routine at 30 and 90 minutes, each
 in a process of its own with a warm clip cache (a first, cold run fills it), and reports each
@@ -38,8 +38,7 @@ def peak_mb(cmd: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    env = {**os.environ}
-    env.pop("VOICEGUIDE_ENGINE", None)  # the real voice
+    env = {**os.environ, "VOICEGUIDE_ENGINE": "pyttsx3"}  # the real voice the goal names
     with tempfile.TemporaryDirectory() as tmp:
         env["VOICEGUIDE_CACHE_DIR"] = str(Path(tmp) / "cache")
         for label, routine, minutes in CASES:
