@@ -68,6 +68,7 @@ def render(
     speech.close()  # every clip the session plays is made: the speech workers' memory goes before the audio is built
     cache_dir = speech.cache.root if speech.cache else None
     session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps, cache_dir))
+    speech.release()  # the session holds its own leveled copy of every sound now
     total_s = timeline.duration_s
     done = 0
 

@@ -437,6 +437,11 @@ class Speech:
             self.prepare([text])
         return self._clips[text]
 
+    def release(self) -> None:
+        """Let go of the clips held in memory once the caller has its own copies (a render's scaled
+        sounds), so a render does not hold every line twice; a later use reads or makes it again."""
+        self._clips.clear()
+
     def length(self, text: str) -> float:
         """Seconds of ``text`` as spoken: the composer's speech-length function."""
         return self.clip(text).seconds
