@@ -33,6 +33,9 @@ WINDOW_S = 0.05
 """Length of the windows a line is checked in."""
 MARGIN_S = 0.05
 """Render around a line that goes into its correlation window (the silence before it pins the onset)."""
+ANCHOR_S = 10.0
+"""The first seconds of the render, found in the recording to tell where the session starts."""
+"""Render around a line that goes into its correlation window (the silence before it pins the onset)."""
 
 
 class PulseUnavailable(Exception):
@@ -59,10 +62,11 @@ class PulseServer:
     @contextlib.contextmanager
     def record(self, path: Path) -> Iterator[Path]:
         """Record the sink's monitor, as mono 16-bit PCM at the live sample rate, into ``path``."""
+        env = {**os.environ, **self.env}
         with path.open("wb") as out:
             proc = subprocess.Popen(
                 ["parec", "--raw", "--format=s16le", f"--rate={SAMPLE_RATE}", "--channels=1", "--latency-msec=20",
-                 f"--device={SINK}.monitor"], stdout=out, stderr=subprocess.PIPE, env={**os.environ, **self.env})
+                 f"--device={SINK}.monitor"], stdout=out, stderr=subprocess.PIPE, env=env)
             try:
                 time.sleep(0.3)  # parec connected and recording before anything plays
                 if proc.poll() is not None:
@@ -101,7 +105,7 @@ def start_pulse(folder: Path, timeout_s: float = 15.0) -> PulseServer:
     log = (folder / "pulseaudio.log").open("wb")
     proc = subprocess.Popen(
         ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no", "--disallow-exit",
-         "--log-target=stderr", "--log-level=warning",
+         "--log-target=stderr", "--log-level=info", "--realtime=yes", "--high-priority=yes",
          f"--load=module-null-sink sink_name={SINK} rate=48000 channels=2",
          f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1"],
         stdout=subprocess.DEVNULL, stderr=log, env=env, start_new_session=True)
@@ -180,6 +184,12 @@ def hear(recording: np.ndarray, render: np.ndarray, lines: Sequence[tuple[str, f
     floor = 10 ** (-40 / 20) * float(np.max(np.abs(render))) if len(render) else 0.0
     found: list[Line] = []
     offsets: list[float] = []
+    if lines:  # where the session begins: its first seconds (several lines, a pattern no single tone has)
+        start_s, scheduled_s = lines[0][1], lines[0][3]
+        head = render[round(start_s * rate) : round((start_s + ANCHOR_S) * rate)]
+        segment = recording[: round(first_search_s * rate) + len(head)]
+        if len(segment) >= len(head) > 0:
+            offsets.append(int(np.argmax(_xcorr(segment, head))) / rate - scheduled_s)
     for text, start_s, end_s, scheduled_s in lines:
         a, b = round(start_s * rate), round(end_s * rate)
         ref_lo = max(0, a - margin)

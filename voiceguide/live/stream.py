@@ -36,9 +36,11 @@ BLOCK = SAMPLE_RATE // 100
 """Samples per block written to a pipe (10 ms)."""
 DELAY_S = 0.03
 """A sound due at ``d`` is written at ``d + DELAY_S``: room for a late hand-over and one block."""
-PREFILL_S = 0.15
-"""Silence written at once when a pipe opens: the cushion that keeps the stream from running dry
-(a thread on a busy two-core machine can wake 40 ms late; with a 60 ms cushion the stream ran dry)."""
+PREFILL_S = 0.3
+"""Silence written at once when a player starts: the cushion that keeps the stream from running
+dry when the feeding thread is held up. On a busy two-core machine it was held up 40-170 ms now
+and then; with a 60 ms cushion the stream ran dry and the starts of lines were lost. What is
+written plays out after a pause or a skip (so the voice stops about this much later)."""
 STREAM_LATENCY_S = 0.2
 """The latency asked of a PortAudio stream: "low" runs dry on a busy machine."""
 ORIGIN_SMOOTHING = 0.05
@@ -181,9 +183,9 @@ class StreamSink:
 
 STREAM_PLAYERS: dict[str, list[str]] = {
     "paplay": ["paplay", "--raw", "--format=s16le", f"--rate={SAMPLE_RATE}", "--channels=1",
-               "--latency-msec=300", "--client-name=voiceguide", "--verbose"],
+               "--latency-msec=600", "--client-name=voiceguide", "--verbose"],
     "aplay": ["aplay", "-q", "-t", "raw", "-f", "S16_LE", "-c", "1", "-r", str(SAMPLE_RATE),
-              "--buffer-time=300000", f"--start-delay={round(PREFILL_S * 1e6)}"],
+              "--buffer-time=600000", f"--start-delay={round(PREFILL_S * 1e6)}"],
 }
 """Players that read raw mono PCM on stdin for as long as it flows. paplay --verbose reports its
 stream's latency; aplay does not."""
@@ -239,6 +241,10 @@ class PipeOutput:
             thread = threading.Thread(target=target, daemon=True, name=f"voiceguide-{self.name}-{label}")
             self._threads.append(thread)
             thread.start()
+        if "--verbose" in self.command:  # paplay: its first latency report, so the first cue's is known
+            end = time.monotonic() + 1.0
+            while self._latency is None and self._failure is None and time.monotonic() < end:
+                time.sleep(0.005)
 
     def _feed(self, fill: Fill) -> None:
         proc = self._proc
@@ -332,12 +338,15 @@ def _message(err: bytes) -> str:
 class SoundDeviceOutput:
     """A PortAudio output stream (the sounddevice package) that asks for each block itself.
 
-    The device plays its samples at a steady rate, so sample ``n`` is heard at ``origin + n / rate``;
-    ``origin`` is the median, over the last callbacks, of what PortAudio says (the time a block
-    will be heard, less its position), which smooths out the jitter of each single report. A
-    sound due at ``d`` is then heard at ``d + DELAY_S + latency``, ``latency`` being the stream's
-    own. :meth:`start` returns once the stream is running steadily: through the ALSA pulse plugin
-    the first callbacks come at once and the next ones over a second later.
+    The device plays its samples at a steady rate, so sample ``n`` is heard at ``origin + n / rate``.
+    ``origin`` comes from what PortAudio says with each block (when it will be heard, less its
+    position), taken as the median while the stream warms up and then followed slowly, which
+    smooths out the jitter of single reports and follows a device clock that runs a little fast
+    or slow. The latency is measured while warming up: the most any block was asked for ahead of
+    being heard, plus a block, so a block is only filled once every sound due in it is handed
+    over. A sound due at ``d`` is heard at ``d + DELAY_S + latency``. Through the ALSA pulse plugin
+    the first callbacks come at once and the next ones over a second later: :meth:`start`
+    returns once the stream runs steadily.
     """
 
     name = "sounddevice"
@@ -359,25 +368,24 @@ class SoundDeviceOutput:
         self._latency: float | None = None
         self._failure: str | None = None
         self._samples = 0
-        self._origins: collections.deque[float] = collections.deque(maxlen=10)
-        """The last estimates of when sample 0 was heard, while the stream warms up."""
+        self._reports: collections.deque[tuple[float, float]] = collections.deque(maxlen=32)
+        """The last (origin estimate, time ahead) PortAudio reported while the stream warms up."""
         self._origin: float | None = None
 
     def _callback(self, fill: Fill, outdata: Any, frames: int, when: Any) -> None:
         now = time.monotonic()
-        latency = self._latency or 0.0  # the stream's, plus one block: filled a block early, every sound is in
-        stream_latency = latency - frames / SAMPLE_RATE
-        ahead = when.outputBufferDacTime - when.currentTime if when.outputBufferDacTime else stream_latency
+        nominal = float(self._stream.latency) if self._stream is not None else 0.0
+        ahead = when.outputBufferDacTime - when.currentTime if when.outputBufferDacTime else nominal
         if not 0 <= ahead < 2:
-            ahead = stream_latency
+            ahead = nominal
         estimate = now + ahead - self._samples / SAMPLE_RATE
         block = outdata[:, 0]
         block[:] = 0
-        if self._origin is None:
-            self._origins.append(estimate)
-        else:  # follow a device clock that runs a little fast or slow, slowly enough to smooth out jitter
+        if self._origin is None or self._latency is None:
+            self._reports.append((estimate, ahead))
+        else:
             self._origin += ORIGIN_SMOOTHING * (estimate - self._origin)
-            fill(block, self._origin + self._samples / SAMPLE_RATE - latency - DELAY_S)
+            fill(block, self._origin + self._samples / SAMPLE_RATE - self._latency - DELAY_S)
         self._samples += frames
 
     def start(self, fill: Fill) -> None:
@@ -385,17 +393,18 @@ class SoundDeviceOutput:
             self._stream = self._sd.OutputStream(
                 samplerate=SAMPLE_RATE, channels=1, dtype="int16", latency=STREAM_LATENCY_S, blocksize=2 * BLOCK,
                 callback=lambda outdata, frames, when, status: self._callback(fill, outdata, frames, when))
-            self._latency = float(self._stream.latency) + 2 * BLOCK / SAMPLE_RATE
             self._stream.start()
         except Exception as e:  # PortAudioError: the device went away between the check and now
             self._failure = named(self.name, str(e) or "could not open an output stream")
             return
         # wait until the device has played warmup_s past its first buffer, then forget the start-up
-        needed = round((self._latency + self.warmup_s) * SAMPLE_RATE)
+        needed = round((STREAM_LATENCY_S + self.warmup_s) * SAMPLE_RATE)
         end = time.monotonic() + self.timeout_s
         while self._samples < needed and time.monotonic() < end:
             time.sleep(0.01)
-        self._origin = statistics.median(self._origins) if self._origins else time.monotonic()
+        reports = list(self._reports)
+        self._origin = statistics.median(r[0] for r in reports) if reports else time.monotonic()
+        self._latency = max((r[1] for r in reports), default=STREAM_LATENCY_S) + 2 * BLOCK / SAMPLE_RATE
 
     def latency_s(self) -> float | None:
         return self._latency
