@@ -19,7 +19,9 @@ def platform_backends(platform: str | None = None) -> list[str]:
         return ["sounddevice", "winsound"]
     if platform == "darwin":
         return ["sounddevice", "afplay"]
-    return ["sounddevice", "paplay", "aplay"]
+    # paplay and aplay first: measured at a PulseAudio server they keep every line to the sample,
+    # and paplay reports its latency; PortAudio through the ALSA pulse plugin drifts a few ms
+    return ["paplay", "aplay", "sounddevice"]
 
 
 def _open_backend(name: str) -> AudioSink:

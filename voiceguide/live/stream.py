@@ -193,6 +193,15 @@ stream's latency; aplay does not."""
 _LATENCY = re.compile(rb"Latency: (-?\d+) usec")
 
 
+def _raise_priority(*ids: int) -> None:
+    """Ask for a little more of a busy CPU for the feeding thread and its player, where allowed
+    (a held-up feeder lets the stream run dry); without the right to, they run as they are."""
+    if hasattr(os, "setpriority"):
+        for ident in ids:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, ident, -10)
+
+
 class PipeOutput:
     """One player process for the whole session, fed a block every 10 ms by a thread on the clock.
 
@@ -249,6 +258,7 @@ class PipeOutput:
     def _feed(self, fill: Fill) -> None:
         proc = self._proc
         assert proc is not None and proc.stdin is not None
+        _raise_priority(threading.get_native_id(), proc.pid)
         rate = SAMPLE_RATE
         block = np.zeros(BLOCK, dtype=np.int16)
         try:
