@@ -291,7 +291,7 @@ class PipeOutput:
         proc = self._proc
         assert proc is not None and proc.stderr is not None
         fd = proc.stderr.fileno()
-        pending = b""
+        reports: collections.deque[float] = collections.deque(maxlen=21)
         while True:
             try:
                 chunk = os.read(fd, 4096)
@@ -299,10 +299,10 @@ class PipeOutput:
                 return
             if not chunk:
                 return
-            pending = (pending + chunk)[-4096:]
-            for match in _LATENCY.finditer(pending):
-                self._latency = int(match[1]) / 1e6
-            self._err_tail = pending
+            reports.extend(x for m in _LATENCY.finditer(chunk) if (x := int(m[1]) / 1e6) > 0)  # 0: not started
+            if reports:  # each report catches the buffer somewhere between two writes: take the middle
+                self._latency = statistics.median(reports)
+            self._err_tail = (self._err_tail + chunk)[-4096:]
 
     def latency_s(self) -> float | None:
         return self._latency
