@@ -63,6 +63,7 @@ def ffmpeg_alone(ffmpeg: str, mp3: Path, bitrate: str, work: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bitrate", default="64k")
+    parser.add_argument("--engine", default="pyttsx3", help="the speech engine (scripts/bench_voice.py compares them)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     from voiceguide.sound.ffmpeg import ffmpeg_path
@@ -74,6 +75,7 @@ def main() -> None:
         work = Path(tmp)
         for length, (routine, minutes) in SESSIONS.items():
             env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(work / f"cache-{length}")}
+            env["VOICEGUIDE_ENGINE"] = args.engine
             out = work / f"s{length}.mp3"
             cmd = [voiceguide, "render", routine, "--minutes", str(minutes), "--bitrate", args.bitrate, "-o", str(out)]
             cold, cold_rss = timed(cmd, env)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.catalog.model import Catalog, load_catalog
+from voiceguide.catalog.load import load_catalog
+from voiceguide.catalog.types import Catalog
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import bundled, fake_length
-from voiceguide.catalog.model import CAUTION_TAGS, FLOOR_POSITIONS, Catalog, check_files, resolve_routine
+from voiceguide.catalog.load import check_files, resolve_routine
+from voiceguide.catalog.types import CAUTION_TAGS, FLOOR_POSITIONS, Catalog
 from voiceguide.cli import main
 from voiceguide.errors import BadOptionError, FitError
 from voiceguide.session.adapt import avoid_cautions, parse_tags
@@ -25,13 +26,13 @@ def test_avoid_keeps_out_the_caution_and_keeps_the_focus(catalog: Catalog, routi
     routine = catalog.routines[routine_id]
     adapted, changes = avoid_cautions(routine, catalog, [tag])
     for item in adapted.items:
-        assert tag not in catalog.stretch(item.stretch).caution_tags
+        assert tag not in catalog.stretch(item.stretch).avoid_tags
     for change in changes:
-        assert tag in change.original.caution_tags
+        assert tag in change.original.avoid_tags
         if change.replacement is not None:
             assert set(change.replacement.focus) & set(change.original.focus)
-            assert tag not in change.replacement.caution_tags
-    untouched = [i.stretch for i in routine.items if tag not in catalog.stretch(i.stretch).caution_tags]
+            assert tag not in change.replacement.avoid_tags
+    untouched = [i.stretch for i in routine.items if tag not in catalog.stretch(i.stretch).avoid_tags]
     assert all(any(i.stretch == s for i in adapted.items) for s in untouched)
     # the session still fits its minutes, and says what changed
     timeline = compose(routine, catalog, ComposeOptions(avoid=(tag,)))
@@ -39,7 +40,7 @@ def test_avoid_keeps_out_the_caution_and_keeps_the_focus(catalog: Catalog, routi
     spoken = " ".join(c.text or "" for c in timeline.speech() if c.role == "safety")
     for change in changes:
         assert change.original.name in spoken
-    assert all(tag not in catalog.stretch(d["stretch"]).caution_tags for d in timeline.meta["doses"])
+    assert all(tag not in catalog.stretch(d["stretch"]).avoid_tags for d in timeline.meta["doses"])
 
 
 def test_knees_swap_kneeling_stretches_for_ones_that_spare_them(catalog: Catalog) -> None:
@@ -85,7 +86,7 @@ def test_breath_counted_holds_have_the_right_number_of_breaths(
         assert end - start == pytest.approx(breaths * sum(breath), abs=0.01)
         # the first breaths are guided aloud, then the voice mostly leaves the silence alone
         words = [c.text for c in inside if c.kind == "speech"]
-        assert words[:2] == ["Breathe in.", "And out."]
+        assert str(words[0]).startswith("Breathe in") and str(words[1]).startswith("Breathe out")
         assert len(words) <= 4 + breaths // 3 + 1
 
 
@@ -145,7 +146,7 @@ def test_make_hits_the_minutes_and_round_trips(
     assert abs(timeline.duration_s - minutes * 60) <= 2
     stretches = [catalog.stretch(i.stretch) for i in routine.items]
     assert all(set(s.focus) & set(request.focus) for s in stretches)
-    assert all(not set(s.caution_tags) & set(request.avoid) for s in stretches)
+    assert all(not set(s.avoid_tags) & set(request.avoid) for s in stretches)
     if position == "floor":
         assert all(s.position in FLOOR_POSITIONS for s in stretches)
     elif position != "any":

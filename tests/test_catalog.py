@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import string
 import time
@@ -10,18 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from voiceguide.catalog.model import (
-    CAUTION_TAGS,
-    FOCUS_AREAS,
-    POSITIONS,
-    STYLES,
-    Catalog,
-    Routine,
-    Stretch,
-    check_files,
-    load_catalog,
-    resolve_routine,
-)
+from voiceguide.catalog.load import check_files, load_catalog, resolve_routine
+from voiceguide.catalog.types import CAUTION_TAGS, FOCUS_AREAS, POSITIONS, STYLES, Catalog, Routine, Stretch
 from voiceguide.catalog.yamlio import parse_document
 from voiceguide.errors import CatalogError, Problem, UnknownIdError
 
@@ -42,10 +33,31 @@ def spoken_fields(s: Stretch) -> dict[str, str]:
     """Where {side}/{other} may appear (setup, cues, breath, release), by field name."""
     out = {"breath.inhale": s.breath_in, "breath.exhale": s.breath_out}
     out.update({f"setup[{i}]": line for i, line in enumerate(s.setup)})
+    out.update({f"side_setup[{i}]": line for i, line in enumerate(s.side_setup)})
     out.update({f"cues[{i}]": line for i, line in enumerate(s.cues)})
+    for key, line in (("breath.inhale_short", s.breath_in_short), ("breath.exhale_short", s.breath_out_short)):
+        if line:
+            out[key] = line
     if s.release:
         out["release"] = s.release
     return out
+
+
+SIDE_WORDS = re.compile(r"\b(right|left)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", stretch_files(), ids=lambda p: p.stem)
+def test_every_side_line_names_a_side_and_mirrors_cleanly(path: Path, catalog: Catalog) -> None:
+    """Side lines are written once with {side}/{other} and mirrored by rule, never with a literal side."""
+    s = catalog.stretches[path.stem]
+    for line in s.side_setup:
+        assert placeholders(line) & {"side", "other"}, f"{s.id}: {line!r} does not name a side"
+    for name, text in spoken_fields(s).items():
+        assert not SIDE_WORDS.search(text), f"{s.id} {name}: a literal side in {text!r}; use {{side}}/{{other}}"
+        right, left = text.format(side="right", other="left"), text.format(side="left", other="right")
+        if placeholders(text) & {"side", "other"}:
+            assert right != left
+            assert SIDE_WORDS.sub(lambda m: {"right": "left", "left": "right"}[m[1]], right) == left
 
 
 def placeholders(text: str) -> set[str]:
@@ -75,7 +87,10 @@ def test_every_stretch_has_the_fields_the_spec_needs(path: Path, catalog: Catalo
     assert s.style in STYLES
     assert isinstance(s.sides, bool)
     assert s.breath_in.strip() and s.breath_out.strip()
-    assert s.setup and all(line.strip() for line in s.setup)
+    assert (s.setup or s.start) and all(line.strip() for line in s.setup)
+    assert s.start is not None, "every bundled stretch names the shape it starts from"
+    if s.sides:
+        assert s.side_setup, "a sided stretch sets each side up on its own"
     assert all(line.strip() for line in s.cues)
     assert 0 <= s.settle_seconds <= 60
     for rng in (s.hold_seconds, s.reps, s.sets):
@@ -105,6 +120,8 @@ def test_side_placeholders_only_in_sided_stretches(path: Path, catalog: Catalog)
             assert found <= {"side", "other"}, f"{s.id} {name}: {text!r}"
             spoken = text.format(side="right", other="left")
             assert "{" not in spoken and "}" not in spoken
+        elif s.alternating and name.startswith("breath"):
+            assert found <= {"side"}, f"{s.id} {name}: {text!r}"
         else:
             assert not found and "{" not in text and "}" not in text, f"{s.id} {name}: {text!r}"
     for caution in s.cautions:  # spoken as written in the safety note, never per side
@@ -236,7 +253,28 @@ INVALID_CASES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "duplicate-key.yaml": (None, ("'name'", "twice")),
     "routine-unknown-stretch.yaml": ("stretches[1]", ("'cat-cwo'", "did you mean cat-cow")),
     "routine-override-out-of-range.yaml": ("stretches[1].hold", ("599", "outside")),
+    "side-line-without-side.yaml": ("side_setup[1]", ("names its side",)),
+    "alternating-without-side.yaml": ("breath.exhale", ("{side}",)),
+    "unknown-start-shape.yaml": ("start", ("'all-fours'", "hands-and-knees")),
 }
+
+
+def test_a_catalog_with_bad_phrases_reports_file_line_and_field(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "cat"
+    shutil.copytree(CATALOG_DIR, root)
+    text = (root / "phrases.yaml").read_text(encoding="utf-8")
+    (root / "phrases.yaml").write_text(text.replace("  - Next, {name}.", "  - Next, {stretch}."), encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(root)
+    (problem,) = caught.value.problems
+    assert problem.file.endswith("phrases.yaml") and problem.field == "next[0]"
+    assert problem.line == text.splitlines().index("  - Next, {name}.") + 1
+    (root / "phrases.yaml").write_text("breathe_in: [Breathe in.]\n", encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(root)
+    assert any("missing required key 'hold'" in p.message for p in caught.value.problems)
 
 
 def test_every_invalid_fixture_is_in_the_table() -> None:

@@ -136,7 +136,8 @@ def test_script_json() -> None:
     raw = raw_yaml("routines", "kneeling-back")
     assert data["routine"] == "kneeling-back"
     assert abs(data["duration_s"] - raw["minutes"] * 60) <= 2
-    assert [c["stretch"] for c in data["chapters"]] == [e if isinstance(e, str) else e["id"] for e in raw["stretches"]]
+    stretch_ids = [e if isinstance(e, str) else e["id"] for e in raw["stretches"]]
+    assert [c["stretch"] for c in data["chapters"]] == stretch_ids
     assert data["cues"] and all({"start_s", "end_s", "kind", "role", "text"} <= set(c) for c in data["cues"])
 
 

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voiceguide.catalog.model import Catalog, Routine, RoutineItem, Stretch, stretch_from_document
+from voiceguide.catalog.types import Catalog, Routine, RoutineItem, Stretch
+from voiceguide.catalog.validate import stretch_from_document
 from voiceguide.catalog.yamlio import parse_document
 from voiceguide.errors import BadOptionError, FitError
 from voiceguide.session.compose import (
@@ -28,6 +29,7 @@ from .conftest import VALID, bundled, fake_length
 
 EPS = 1e-6
 LENGTHS: dict[str, Callable[[str], float]] = {"fake": fake_length, "estimate": estimate_speech_seconds}
+RELEASE_WORDS = set(bundled().phrases["release"])
 COUNT_WORDS = {number_words(n).capitalize() + ".": n for n in range(1, 200)}
 
 # which words of the session's safety note speak each caution tag
@@ -92,7 +94,8 @@ def cases(draw: st.DrawFn, with_minutes: bool | None = None) -> Case:
     if with_minutes is None:
         with_minutes = draw(st.booleans())
     minutes = draw(_halves(1, 40)) if with_minutes else None
-    return Case(routine, ComposeOptions(minutes, breath_in, breath_out))
+    # strict: these properties are about fitting the routine as given; leaving stretches out is tested apart
+    return Case(routine, ComposeOptions(minutes, breath_in, breath_out, strict=True))
 
 
 # --------------------------------------------------------------------------- checks
@@ -169,6 +172,13 @@ def check_chapters(tl: Timeline, routine: Routine, catalog: Catalog) -> None:
     chapters = tl.chapters
     assert [c.stretch for c in chapters] == [i.stretch for i in routine.items]
     assert [c.title for c in chapters] == [catalog.stretch(i.stretch).name for i in routine.items]
+    # the chapters of a file: a welcome, every stretch where it starts, a closing, covering the file
+    covering = tl.chapters_covering()
+    assert (covering[0].title, covering[-1].title) == ("Welcome", "Closing")
+    assert covering[1:-1] == chapters
+    assert covering[0].start_s == 0 and covering[-1].end_s == pytest.approx(tl.duration_s, abs=1e-9)
+    for prev, ch in pairwise(covering):
+        assert ch.start_s == pytest.approx(prev.end_s, abs=1e-9)
     for prev, ch in pairwise(chapters):
         assert ch.start_s >= prev.end_s - 1e-9
     for ch in chapters:
@@ -237,7 +247,7 @@ def check_holds(cues: list[Cue], s: Stretch, dose: dict) -> None:
         else:
             assert not countdown
         after = cues[b + 1]
-        assert (after.kind, after.role, after.text) == ("speech", "countdown", "Release.")
+        assert (after.kind, after.role) == ("speech", "countdown") and after.text in RELEASE_WORDS
         if s.sides and n + 1 < len(windows):
             between = [c.text for c in cues[b + 1:windows[n + 1][0]] if c.kind == "speech"]
             assert f"Switch to your {('right', 'left')[(n + 1) % 2]} side." in between
@@ -253,52 +263,18 @@ def check_counts(cues: list[Cue], s: Stretch, dose: dict, options: ComposeOption
         return
     assert runs == [list(range(1, dose["reps"] + 1))] * (dose["sets"] * dose["sides"])
     counts = [i for i, c in enumerate(cues) if c.role == "count" and c.text in COUNT_WORDS]
-    if s.style == "flow":
-        for i in counts:
-            check_flow_phases(cues, i, options, length)
     for i, j in pairwise(counts):
         if COUNT_WORDS[str(cues[j].text)] != COUNT_WORDS[str(cues[i].text)] + 1:
             continue  # a new set or side starts
         spacing = cues[j].start_s - cues[i].start_s
-        count = str(cues[i].text)
-        if s.style == "flow" and COUNT_WORDS[count] > 2:
-            if length(count) + length("Breathe in.") <= options.breath_in and \
-                    length("Breathe out.") <= options.breath_out:
-                assert spacing == pytest.approx(options.breath_in + options.breath_out, abs=EPS)
-        elif s.style == "reps":
+        if s.style == "flow":  # an inhale at least between counts (the count's place in the exhale varies)
+            assert spacing >= options.breath_in - EPS
+        else:
             assert s.rep_seconds is not None
-            move, hold = s.rep_seconds, dose["hold_s"] or 0
-            if hold and length(count) <= move / 2 and length("Hold.") <= hold and \
-                    length("And release.") <= move / 2:
-                assert spacing == pytest.approx(move + hold, abs=EPS)
-            elif not hold and length(count) <= move:
-                assert spacing == pytest.approx(move, abs=EPS)
-            assert spacing >= move + hold - EPS
-
-
-def check_flow_phases(cues: list[Cue], i: int, options: ComposeOptions, length: Callable[[str], float]) -> None:
-    """The inhale phase starts at the count; the exhale phase at the next breath line."""
-    count, said_in = cues[i], cues[i + 1]
-    assert (said_in.kind, said_in.role) == ("speech", "breath")
-    j = i + 2
-    if cues[j].kind == "silence":
-        assert cues[j].role == "phase"
-        j += 1
-    said_out = cues[j]
-    assert (said_out.kind, said_out.role) == ("speech", "breath")
-    k = j + 1
-    end = cues[k].end_s if k < len(cues) and cues[k].kind == "silence" and cues[k].role == "phase" else said_out.end_s
-    inhale, exhale = said_out.start_s - count.start_s, end - said_out.start_s
-    need_in = length(str(count.text)) + length(str(said_in.text))
-    need_out = length(str(said_out.text))
-    if need_in <= options.breath_in:
-        assert inhale == pytest.approx(options.breath_in, abs=EPS)
-    else:  # the line runs over, with no gap after it
-        assert inhale == pytest.approx(need_in, abs=EPS)
-    if need_out <= options.breath_out:
-        assert exhale == pytest.approx(options.breath_out, abs=EPS)
-    else:
-        assert exhale == pytest.approx(need_out, abs=EPS)
+            assert spacing >= s.rep_seconds / 2 + (dose["hold_s"] or 0) - EPS
+    for i in counts:  # the count sits inside its breath phase, right after the breath line if one is said
+        prev = cues[i - 1]
+        assert prev.kind == "silence" or prev.role == "breath", (s.id, prev, cues[i])
 
 
 def check_sides(cues: list[Cue], s: Stretch) -> None:
@@ -330,20 +306,24 @@ def check_timeline(tl: Timeline, case: Case, length: Callable[[str], float], fit
         assert "{" not in str(cue.text) and "}" not in str(cue.text)
 
 
-def with_items(routine: Routine, make: Callable[[Stretch], RoutineItem]) -> Routine:
+def with_items(routine: Routine, make: Callable[[Stretch, RoutineItem], RoutineItem]) -> Routine:
     catalog = bundled()
     return Routine(routine.id, routine.title, routine.description, None,
-                   tuple(make(catalog.stretch(i.stretch)) for i in routine.items))
+                   tuple(make(catalog.stretch(i.stretch), i) for i in routine.items))
 
 
-def all_min(s: Stretch) -> RoutineItem:
-    return RoutineItem(s.id, s.hold_seconds.min if s.hold_seconds else None,
-                       int(s.reps.min) if s.reps else None, int(s.sets.min))
+def all_min(s: Stretch, item: RoutineItem) -> RoutineItem:
+    """Every number the routine leaves open at its minimum; pinned numbers as written."""
+    return RoutineItem(s.id, item.hold if item.hold is not None else s.hold_seconds.min if s.hold_seconds else None,
+                       item.reps if item.reps is not None else int(s.reps.min) if s.reps else None,
+                       item.sets if item.sets is not None else int(s.sets.min))
 
 
-def all_max(s: Stretch) -> RoutineItem:
-    return RoutineItem(s.id, s.hold_seconds.max if s.hold_seconds else None,
-                       int(s.reps.max) if s.reps else None, int(s.sets.max))
+def all_max(s: Stretch, item: RoutineItem) -> RoutineItem:
+    """Every number the routine leaves open at its maximum; pinned numbers as written."""
+    return RoutineItem(s.id, item.hold if item.hold is not None else s.hold_seconds.max if s.hold_seconds else None,
+                       item.reps if item.reps is not None else int(s.reps.max) if s.reps else None,
+                       item.sets if item.sets is not None else int(s.sets.max))
 
 
 def check_fit_error(error: FitError, case: Case, length: Callable[[str], float], target_s: float) -> None:
@@ -388,7 +368,7 @@ def test_minutes_are_met_or_refused_with_a_reason(length_name: str, case: Case, 
     length = LENGTHS[length_name]
     natural = compose(case.routine, bundled(), case.options, length).duration_s
     minutes = max(0.5, round(natural / 60 * factor, 2))
-    options = ComposeOptions(minutes, case.options.breath_in, case.options.breath_out)
+    options = ComposeOptions(minutes, case.options.breath_in, case.options.breath_out, strict=True)
     fitted_case = Case(case.routine, options)
     try:
         tl = compose(case.routine, bundled(), options, length)
@@ -461,7 +441,7 @@ def test_sided_hold_has_equal_sides_and_a_spoken_switch() -> None:
     texts = [c.text for c in tl.speech()]
     assert texts.count("Switch to your left side.") == 2
     assert texts.count("Switch to your right side.") == 1
-    assert texts.count("Release.") == 4
+    assert sum(t in RELEASE_WORDS for t in texts) == 4
     check_timeline(tl, Case(routine, ComposeOptions()), fake_length, fitted=False)
 
 
@@ -473,6 +453,7 @@ def test_breath_pace_changes_flow_spacing() -> None:
         counts = [c for c in tl.cues if c.role == "count"]
         assert [c.text for c in counts] == ["One.", "Two.", "Three.", "Four.", "Five.", "Six."]
         gaps = [b.start_s - a.start_s for a, b in pairwise(counts)]
+        # after the first repetitions the count keeps one place in the breath out: one breath apart
         assert gaps[2:] == pytest.approx([sum(pace)] * 3, abs=EPS)
 
 

@@ -63,7 +63,7 @@ def timeline() -> Timeline:
 @pytest.fixture(scope="module")
 def sided_timeline() -> Timeline:
     catalog = bundled()
-    from voiceguide.catalog.model import resolve_routine
+    from voiceguide.catalog.load import resolve_routine
 
     return compose(resolve_routine("cat-cow,figure-four", catalog), catalog, ComposeOptions(), fake_length)
 

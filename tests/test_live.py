@@ -27,7 +27,8 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from voiceguide.catalog.model import Catalog, resolve_routine
+from voiceguide.catalog.load import resolve_routine
+from voiceguide.catalog.types import Catalog
 from voiceguide.cli import main
 from voiceguide.live.backends import open_sink, platform_backends
 from voiceguide.live.clock import FakeClock, MonotonicClock
@@ -157,6 +158,13 @@ def first_of_chapter(timeline: Timeline, chapter: int) -> int:
     return next(i for i, c in enumerate(timeline.cues) if c.chapter == chapter)
 
 
+def after_safety_note(timeline: Timeline) -> float:
+    """A moment just after the opening safety note (which a key cannot skip) has ended."""
+    first = timeline.chapters[0].start_s
+    note = [c for c in timeline.cues if c.role == "safety" and c.chapter is None and c.end_s <= first]
+    return note[-1].end_s + 0.2
+
+
 # --------------------------------------------------------------------------- the scheduler
 
 
@@ -234,19 +242,47 @@ def test_pause_shifts_the_schedule_and_skips_nothing(catalog: Catalog) -> None:
 
 def test_next_skips_to_the_next_stretch(catalog: Catalog) -> None:
     tl = composed(catalog, "desk-break")
-    run = run_fake(tl, actions=[(5.0, Command.NEXT), (5.5, Command.NEXT)])
+    t1 = after_safety_note(tl)
+    run = run_fake(tl, actions=[(t1, Command.NEXT), (t1 + 0.5, Command.NEXT)])
     got = indices(run)
     ch0, ch1 = first_of_chapter(tl, 0), first_of_chapter(tl, 1)
-    intro = [i for i in range(ch0) if tl.cues[i].start_s <= 5.0]
+    intro = [i for i in range(ch0) if tl.cues[i].start_s <= t1]
     assert got[: len(intro)] == intro
     assert got[len(intro)] == ch0
-    assert run.scheduler.events[len(intro)].scheduled_s == pytest.approx(5.0, abs=1e-9)
+    assert run.scheduler.events[len(intro)].scheduled_s == pytest.approx(t1, abs=1e-9)
     tail = got[got.index(ch1):]
     assert tail == list(range(ch1, len(tl.cues)))  # from stretch 2 on, nothing else is skipped
     assert not any(tl.cues[i].chapter == 0 and i > ch0 + 2 for i in got)
     # after the jump the schedule runs from stretch 2's start at the moment of the key
     for event in run.scheduler.events[got.index(ch1):]:
-        assert event.scheduled_s == pytest.approx(5.5 + event.cue.start_s - tl.chapters[1].start_s, abs=1e-9)
+        assert event.scheduled_s == pytest.approx(t1 + 0.5 + event.cue.start_s - tl.chapters[1].start_s, abs=1e-9)
+
+
+def test_the_safety_note_cannot_be_skipped(catalog: Catalog) -> None:
+    tl = composed(catalog, "desk-break")
+    note = [i for i, c in enumerate(tl.cues) if c.role == "safety" and c.chapter is None]
+    start = tl.cues[note[0]].start_s
+    # n during the welcome goes to the safety note; n during the note does nothing
+    actions = [(1.0, Command.NEXT), (1.5, Command.NEXT), (2.0, Command.NEXT), (3.0, Command.NEXT)]
+    run = run_fake(tl, actions=actions)
+    got = indices(run)
+    assert all(i in got for i in note), "every line of the safety note is heard"
+    jumped = next(e for e in run.scheduler.events if e.index == note[0])
+    assert jumped.scheduled_s == pytest.approx(1.0, abs=1e-9)
+    later = [e for e in run.scheduler.events if e.index > note[0]]
+    for e in later[: len(note) - 1]:  # the note plays on at its own pace from the jump
+        assert e.scheduled_s == pytest.approx(1.0 + e.cue.start_s - start, abs=1e-9)
+
+
+def test_the_panel_says_finished_at_the_end(catalog: Catalog) -> None:
+    tl = composed(catalog, "cat-cow")
+    run = run_fake(tl)
+    assert run.result.ending == "finished"
+    display = RichDisplay(tl, keys=True)
+    display.open(run.scheduler)
+    out = io.StringIO()
+    Console(file=out, width=110, color_system=None).print(display.render())
+    assert "Finished" in out.getvalue() and "PAUSED" not in out.getvalue()
 
 
 def test_next_from_the_last_stretch_goes_to_the_closing_and_then_does_nothing(catalog: Catalog) -> None:
@@ -302,14 +338,15 @@ def test_interrupt_from_a_signal_handler_is_noticed_within_a_poll(catalog: Catal
 def test_keys_while_paused_move_the_place_and_stay_paused(catalog: Catalog) -> None:
     tl = composed(catalog, "desk-break")
     s1 = tl.chapters[1].start_s
-    run = run_fake(tl, actions=[(5.0, Command.PAUSE), (6.0, Command.NEXT), (7.0, Command.NEXT),
-                                            (20.0, Command.PAUSE), (25.0, Command.QUIT)])
+    t = after_safety_note(tl)
+    run = run_fake(tl, actions=[(t, Command.PAUSE), (t + 1.0, Command.NEXT), (t + 2.0, Command.NEXT),
+                                            (t + 15.0, Command.PAUSE), (t + 20.0, Command.QUIT)])
     got = indices(run)
     ch1 = first_of_chapter(tl, 1)
     after = [e for e in run.scheduler.events if e.index >= ch1]
     assert after and after[0].index == ch1
-    assert after[0].scheduled_s == pytest.approx(20.0, abs=1e-9)  # nothing played until resumed
-    assert all(e.scheduled_s <= 5.0 for e in run.scheduler.events if e.index < ch1)
+    assert after[0].scheduled_s == pytest.approx(t + 15.0, abs=1e-9)  # nothing played until resumed
+    assert all(e.scheduled_s <= t for e in run.scheduler.events if e.index < ch1)
     assert got[-1] < len(tl.cues)
     assert run.result.position_s == pytest.approx(s1 + 5.0, abs=1e-9)
 
@@ -347,7 +384,9 @@ def test_guide_follows_sides_sets_holds_and_breath(catalog: Catalog) -> None:
     assert s.hold_left_s == pytest.approx(20.0, abs=1e-6) and s.hold_s == pytest.approx(30.0, abs=1e-6)
     s = guide.status(at("Switch to your left side."))
     assert (s.side, s.set_of, s.line, s.speaking) == ("left", (1, 2), "Switch to your left side.", True)
-    s = guide.status(at("Round two of two."))
+    s = guide.status(at("Round two of two."))  # the round is announced before the switch back
+    assert (s.side, s.set_of) == ("left", (2, 2))
+    s = guide.status(at("Switch to your right side."))
     assert (s.side, s.set_of) == ("right", (2, 2))
     inhale = at("Breathe in and let your hips settle.")
     exhale = at("Breathe out and let your right knee open a little more.")
@@ -369,12 +408,20 @@ def test_guide_breath_in_a_flow_follows_the_windows(catalog: Catalog) -> None:
     guide = Guide(tl)
     counts = [c for c in tl.cues if c.role == "count"]
     assert len(counts) == 8
-    for count in counts:
-        # the count opens the inhale window, the exhale follows after the inhale's seconds (4-6)
-        assert guide.status(count.start_s + 0.01).breath == "in"
-        assert guide.status(count.start_s + 3.9).breath == "in"
-        assert guide.status(count.start_s + 4.1).breath == "out"
-        assert guide.status(count.start_s + 9.9).breath == "out"
+    checked = 0
+    for k, count in enumerate(tl.cues):
+        said = [c for c in tl.cues[:k] if c.kind == "speech"]
+        if count.role != "count" or said[-1].role != "breath":
+            continue
+        # the count closes the exhale it follows; the inhale line before that exhale is "in"
+        exhale, inhale = said[-1], said[-2]
+        assert str(exhale.text).startswith("Breathe out") and str(inhale.text).startswith("Breathe in")
+        assert guide.status(count.start_s + 0.01).breath == "out"
+        assert guide.status(exhale.start_s + 0.01).breath == "out"
+        assert guide.status(inhale.start_s + 0.01).breath == "in"
+        assert guide.status(exhale.start_s - 0.05).breath == "in"
+        checked += 1
+    assert checked >= 3
     assert guide.status(counts[2].start_s).rep_of == (3, 8)
     assert guide.status(5.0).breath is None
 
@@ -954,6 +1001,8 @@ def test_keys_through_a_pseudo_terminal(catalog: Catalog, tone_cache: Path, tmp_
                   tone_env(tone_cache)) as run:
         run.wait_for("space pause")  # the live panel is up
         assert not run.lflag() & termios.ICANON and not run.lflag() & termios.ECHO  # cbreak while playing
+        # the safety note cannot be skipped: let it play, into the first stretch, then use the keys
+        time.sleep(after_safety_note(timeline) / speed + 0.3)
         for key, gap in ((b"n", 0.4), (b"n", 0.4), (b"p", 0.4), (b" ", 1.0), (b" ", 1.0), (b"q", 0)):
             run.send(key)
             time.sleep(gap)
@@ -967,13 +1016,13 @@ def test_keys_through_a_pseudo_terminal(catalog: Catalog, tone_cache: Path, tmp_
     assert "Welcome to Desk break." in screen  # --no-audio prints each line above the panel
     events = read_events(events_path)
     starts = {k: ch.start_s for k, ch in enumerate(timeline.chapters)}
-    # n (welcome -> stretch 1), n (-> stretch 2), p (-> back to stretch 1)
-    assert chapter_runs(events)[:4] == [None, 0, 1, 0]
-    firsts = [e for prev, e in itertools.pairwise(events) if e["chapter"] != prev["chapter"]][:3]
-    for e, chapter in zip(firsts, (0, 1, 0)):
+    # played into stretch 1; n (-> stretch 2), n (-> stretch 3), p (-> back to stretch 2)
+    assert chapter_runs(events)[:5] == [None, 0, 1, 2, 1]
+    firsts = [e for prev, e in itertools.pairwise(events) if e["chapter"] != prev["chapter"]][:4]
+    for e, chapter in zip(firsts, (0, 1, 2, 1)):
         assert e["start_s"] == pytest.approx(starts[chapter], abs=0.001)
     # the pause shifted the schedule by about its length: compare each cue's offset from script time
-    last_run = events[next(i for i, e in enumerate(events) if e is firsts[2]) :]
+    last_run = events[next(i for i, e in enumerate(events) if e is firsts[3]) :]
     offsets = [e["scheduled_s"] - e["start_s"] / speed for e in last_run]
     shift = max(offsets) - min(offsets)
     assert 0.5 < shift < 2.0, offsets  # the space bar was held down for 1 s

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from tests.test_render import decode, ebur128
-from voiceguide.catalog.model import Catalog, resolve_routine
+from voiceguide.catalog.load import resolve_routine
+from voiceguide.catalog.types import Catalog
 from voiceguide.sound.audio import AudioOptions
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.sound.render import RenderResult, render

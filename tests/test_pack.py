@@ -28,12 +28,14 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 from PIL import Image
 
-from voiceguide.catalog.model import FLOOR_POSITIONS
+from voiceguide.catalog.types import FLOOR_POSITIONS
 from voiceguide.cli import main
-from voiceguide.errors import BadOptionError, UnknownIdError
+from voiceguide.errors import BadOptionError, PackBuildError, UnknownIdError
+from voiceguide.podcast.build import BuildResult, build_pack
 from voiceguide.podcast.cover import MAX_SIZE, MIN_SIZE, generate_cover, podcast_cover
 from voiceguide.podcast.feed import ITUNES_NS, PODCAST_NS, normalize_base_url
-from voiceguide.podcast.pack import MANIFEST, BuildResult, PackBuildError, build_pack, load_pack, read_manifest
+from voiceguide.podcast.manifest import MANIFEST, read_manifest
+from voiceguide.podcast.packfile import load_pack
 from voiceguide.voice.engines import Pyttsx3Engine, ToneEngine
 
 from .conftest import FIXTURES, bundled, error_lines
@@ -246,7 +248,8 @@ def test_chapters_json_follows_the_podcasting_2_spec(built: Built) -> None:
         document = json.loads((built.folder / "episodes" / f"{slug}.chapters.json").read_text(encoding="utf-8"))
         assert document["version"] == "1.2.0"
         chapters = document["chapters"]
-        assert isinstance(chapters, list) and len(chapters) == stretches
+        assert isinstance(chapters, list) and len(chapters) == stretches + 2  # with a welcome and a closing
+        assert (chapters[0]["title"], chapters[-1]["title"]) == ("Welcome", "Closing")
         starts = []
         for chapter in chapters:
             assert isinstance(chapter["startTime"], (int, float)) and not isinstance(chapter["startTime"], bool)
@@ -425,7 +428,7 @@ class BrokenEngine(ToneEngine):
 def test_a_failing_episode_is_named_and_leaves_no_partial_files(tmp_path: Path) -> None:
     data = copy.deepcopy(SMALL_PACK)
     data["episodes"] = data["episodes"][:2]
-    with pytest.raises(PackBuildError, match=r"episode 0[12]-[a-z-]+: speech failed twice .*no voice today"):
+    with pytest.raises(PackBuildError, match=r"episode 0[12]-[a-z-]+: speech failed 3 times .*no voice today"):
         build(write_pack(tmp_path, data), tmp_path / "out", jobs=2, factory=BrokenEngine, use_cache=False)
     assert list((tmp_path / "out" / "episodes").iterdir()) == []
 
@@ -519,6 +522,7 @@ EXPECTED = {
     "missing-required.yaml": "missing required key 'start_date'",
     "rate-out-of-range.yaml": "rate: must be a number from 60 to 400",
     "several-problems.yaml": "episodes[0].routine: unknown routine 'desk-brake'; did you mean desk-break?",
+    "unknown-engine.yaml": "engine: unknown value 'festival' (one of: auto, piper, pyttsx3, tone)",
     "unknown-key.yaml": "episodes[0].descripton: unknown key 'descripton'; did you mean 'description'?",
     "unknown-routine.yaml": "unknown routine 'lower-back-releif'; did you mean lower-back-relief?",
 }
@@ -591,7 +595,7 @@ def test_real_engine_builds_a_small_pack(tmp_path: Path) -> None:
 
 def test_the_command_line_and_the_library_agree_on_the_default_base_url() -> None:
     from voiceguide.commands import pack as command
-    from voiceguide.podcast import pack as library
+    from voiceguide.podcast import build as library
 
     assert command.DEFAULT_BASE_URL == library.DEFAULT_BASE_URL
 
@@ -609,6 +613,28 @@ def test_avoid_applies_to_every_episode_and_rerenders_only_what_changes(tmp_path
     result = build(pack_file, folder, compose_options=ComposeOptions(avoid=("knees",)))
     assert result.rendered == ["01-k"]  # the seated episode has nothing to swap, so it is unchanged
     chapters = json.loads((folder / "episodes" / "01-k.chapters.json").read_text())["chapters"]
-    assert [c["title"] for c in chapters] == ["Seated Cat-Cow", "Knee-to-Chest Stretch"]
+    assert [c["title"] for c in chapters] == ["Welcome", "Seated Cat-Cow", "Knee-to-Chest Stretch", "Closing"]
     transcript = (folder / "episodes" / "01-k.vtt").read_text()
     assert "To look after your knees, we swap Cat-Cow for Seated Cat-Cow" in transcript
+
+
+def test_the_pack_file_names_its_engine_and_the_command_line_overrides_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voiceguide.commands.pack import pack_voice
+
+    monkeypatch.delenv("VOICEGUIDE_ENGINE")
+    data = dict(SMALL_PACK, episodes=SMALL_PACK["episodes"][:1], engine="tone")
+    pack_file = write_pack(tmp_path, data)
+    result = CliRunner().invoke(main, ["pack", "build", str(pack_file), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "voice: tone" in result.output
+    spec = load_pack(write_pack(tmp_path, dict(data, engine="pyttsx3", voice="gmw/en-us"), "p2.yaml"), bundled())
+    assert pack_voice(spec, None, None) == ("pyttsx3", "gmw/en-us")
+    assert pack_voice(spec, "tone", None) == ("tone", None)  # the pack's voice is not the tone engine's
+    assert pack_voice(spec, "pyttsx3", None) == ("pyttsx3", "gmw/en-us")
+    assert pack_voice(spec, None, "joe") == (None, "joe")
+    result = CliRunner().invoke(main, ["pack", "build", str(tmp_path / "p2.yaml"), "-o", str(tmp_path / "out2"),
+                                       "--engine", "tone"])
+    assert result.exit_code == 0, result.output
+    assert "voice: tone" in result.output

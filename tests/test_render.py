@@ -10,13 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from voiceguide.catalog.model import Catalog, resolve_routine
+from voiceguide.catalog.load import resolve_routine
+from voiceguide.catalog.types import Catalog
 from voiceguide.cli import main
 from voiceguide.session.compose import ComposeOptions
 from voiceguide.sound.audio import AudioOptions
@@ -106,7 +108,7 @@ def test_real_render_chapters_and_tags(real_render: RenderResult) -> None:
 
     meta = ffmetadata(real_render.path)
     titles = re.findall(r"\[CHAPTER\][^\[]*?title=([^\n]*)", meta)
-    assert titles == ["Cat-Cow", "Child's Pose"]
+    assert titles == ["Welcome", "Cat-Cow", "Child's Pose", "Closing"]
     starts = [int(s) for s in re.findall(r"START=(\d+)", meta)]
     assert starts == sorted(starts)
     tags = ID3(real_render.path)
@@ -115,8 +117,14 @@ def test_real_render_chapters_and_tags(real_render: RenderResult) -> None:
     for frame in ("TALB", "TPE1", "TCON", "TDRC", "COMM::eng", "CTOC:toc"):
         assert frame in tags, frame
     chapters = sorted(tags.getall("CHAP"), key=lambda c: c.start_time)
-    assert [c.sub_frames["TIT2"].text[0] for c in chapters] == ["Cat-Cow", "Child's Pose"]
+    assert [c.sub_frames["TIT2"].text[0] for c in chapters] == ["Welcome", "Cat-Cow", "Child's Pose", "Closing"]
     assert tags["CTOC:toc"].child_element_ids == [c.element_id for c in chapters]
+    # every stretch's chapter starts where its stretch starts; together they cover the file
+    stretch_starts = [round(c.start_s * 1000) for c in real_render.timeline.chapters]
+    assert [c.start_time for c in chapters[1:-1]] == stretch_starts
+    assert chapters[0].start_time == 0 and chapters[-1].end_time == round(real_render.timeline.duration_s * 1000)
+    for before, after in pairwise(chapters):
+        assert before.end_time == after.start_time
 
 
 @pytest.mark.engine
@@ -250,7 +258,9 @@ def test_render_command_writes_the_default_path(tmp_path: Path) -> None:
         (["render", "cat-cow", "-o", "missing/x.mp3"], {}, 1, "does not exist"),
         (["render", "cat-cow", "-o", "."], {}, 1, "is a folder"),
         (["render", "cat-cow", "--captions", "x.txt", "-o", "x.mp3"], {}, 2, "must end in .vtt or .srt"),
-        (["render", "cat-cow", "-o", "x.mp3"], {"VOICEGUIDE_ENGINE": "nonesuch"}, 1, "unknown speech engine"),
+        (["render", "cat-cow", "-o", "x.mp3"], {"VOICEGUIDE_ENGINE": "nonesuch"}, 2, "VOICEGUIDE_ENGINE"),
+        (["render", "cat-cow", "--engine", "nonesuch", "-o", "x.mp3"], {}, 2, "'nonesuch' is not one of"),
+        (["render", "cat-cow", "--engine", "tone", "--voice", "joe", "-o", "x.mp3"], {}, 1, "has no voices"),
         (
             ["render", "cat-cow", "-o", "x.mp3"],
             {"VOICEGUIDE_ENGINE": "tone", "VOICEGUIDE_FFMPEG": "/nonexistent/ffmpeg"},
@@ -283,7 +293,7 @@ def test_render_into_an_unwritable_folder(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_missing_espeak_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    import voiceguide.voice.engines as engines
+    import voiceguide.voice.espeak as engines
     from voiceguide.errors import SpeechEngineError
 
     monkeypatch.setattr(engines, "_espeak_loaded", None)

@@ -101,9 +101,9 @@ def test_a_failed_line_is_retried_in_a_fresh_worker(tmp_path: Path, monkeypatch:
     assert all(len(c.pcm) > 0 for c in results.values())
 
 
-def test_an_engine_that_returns_nothing_fails_after_one_retry() -> None:
+def test_an_engine_that_returns_nothing_fails_after_a_bounded_number_of_tries() -> None:
     pool = SynthesisPool(EmptyEngine, VoiceSettings(), jobs=1)
-    with pytest.raises(SpeechEngineError, match=r"speech failed twice for 'Hello\.': the engine produced an empty"):
+    with pytest.raises(SpeechEngineError, match=r"speech failed 3 times for 'Hello\.': the engine produced an empty"):
         list(pool.run(["Hello."]))
     assert pool._workers == []
 
@@ -152,3 +152,86 @@ def test_bundled_espeak_data_path_is_short_enough() -> None:
     assert len(short.encode()) < ESPEAK_DATA_PATH_LIMIT
     assert os.path.islink(short)
     os.unlink(short)
+
+
+@pytest.mark.engine
+def test_real_engine_clip_does_not_depend_on_what_was_spoken_before() -> None:
+    """eSpeak NG carries state between utterances; each line must start from the same state."""
+    line = "Breathe in slowly, and let your shoulders drop."
+    clips = []
+    for before in (["Welcome to Desk break.", "Three."], ["Hi.", "Round your back, then rest a moment."]):
+        with Speech(Pyttsx3Engine, VoiceSettings(), cache=None, jobs=1) as speech:
+            speech.prepare([*before, line])
+            clips.append(speech.clip(line).pcm)
+    assert np.array_equal(clips[0], clips[1])
+
+
+@pytest.mark.engine
+def test_real_engine_speaks_long_lines_in_a_burst_without_losing_any() -> None:
+    """pyttsx3's own save loop returned before long lines were written: an empty clip."""
+    lines = [f"Line {n}: " + "let your breath slow down and your shoulders soften, " * 4 for n in range(12)]
+    with Speech(Pyttsx3Engine, VoiceSettings(rate=300), cache=None, jobs=2) as speech:
+        speech.prepare(lines)
+        assert all(speech.length(t) > 5 for t in lines)
+
+
+def test_an_exact_voice_id_wins_over_partial_matches() -> None:
+    from voiceguide.errors import UnknownVoiceError
+    from voiceguide.voice.choose import match_voice
+    from voiceguide.voice.settings import VoiceInfo
+
+    voices = [
+        VoiceInfo("gmw/en-us", "English (America)", ("en-us",), None),
+        VoiceInfo("gmw/en-us-nyc", "English (America, New York City)", ("en-us-nyc",), None),
+        VoiceInfo("gmw/en", "English (Great Britain)", ("en-gb",), None),
+    ]
+    assert match_voice(voices, "en-us") == "gmw/en-us"
+    assert match_voice(voices, "gmw/en") == "gmw/en"
+    assert match_voice(voices, "english (america)") == "gmw/en-us"
+    assert match_voice(voices, "New York") == "gmw/en-us-nyc"
+    with pytest.raises(UnknownVoiceError, match="matches 2 voices"):
+        match_voice(voices, "America")
+    with pytest.raises(UnknownVoiceError, match="no voice 'klingon'"):
+        match_voice(voices, "klingon")
+
+
+def test_auto_is_piper_only_where_the_natural_voice_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import voiceguide.voice.engines as engines
+
+    monkeypatch.delenv("VOICEGUIDE_ENGINE", raising=False)
+    monkeypatch.setattr(engines, "natural_voice_installed", lambda: True)
+    monkeypatch.setattr(engines, "piper_installed", lambda: True)
+    assert engines.choose_engine() == "piper"
+    assert engines.choose_engine(None, "gmw/en-us") == "pyttsx3"
+    monkeypatch.setattr(engines, "natural_voice_installed", lambda: False)
+    monkeypatch.setattr(engines, "piper_installed", lambda: False)
+    assert engines.choose_engine() == "pyttsx3"
+    with pytest.raises(SpeechEngineError, match=r"pip install 'voiceguide\[natural\]'"):
+        engines.choose_engine(None, "voices/mine.onnx")
+    monkeypatch.setenv("VOICEGUIDE_ENGINE", "tone")
+    assert engines.choose_engine() == "tone"
+    with pytest.raises(SpeechEngineError, match=r"pip install 'voiceguide\[natural\]'"):
+        engines.choose_engine("piper")
+
+
+@pytest.mark.engine
+def test_a_line_whose_espeak_child_dies_is_a_speech_error_not_a_hang(tmp_path: Path) -> None:
+    """Each eSpeak NG line is spoken in a forked child; a child that dies is reported, not waited on."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os\n"
+        "from voiceguide.errors import SpeechEngineError\n"
+        "from voiceguide.voice.engines import Pyttsx3Engine, VoiceSettings\n"
+        "engine = Pyttsx3Engine(VoiceSettings())\n"
+        "assert engine.synthesize('Hello.')[:4] == b'RIFF'\n"
+        "engine._espeak._speak_here = lambda text: os._exit(3)\n"
+        "try:\n"
+        "    engine.synthesize('Hello.')\n"
+        "except SpeechEngineError as e:\n"
+        "    print('caught:', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "caught: the eSpeak NG process for this line failed" in out.stdout

@@ -77,3 +77,7 @@ class FfmpegMissingError(VoiceguideError):
 
 class AudioError(VoiceguideError):
     """Raised when ffmpeg fails to encode or measure a session."""
+
+
+class PackBuildError(VoiceguideError):
+    """Raised when an episode of a pack fails to render or a pack's output folder is unusable."""

@@ -1,1 +1,1 @@
-"""YAML reading with line tracking, validation, and the stretch, routine and pack types."""
+"""The catalog of stretches and routines: YAML reading with line tracking, validation, and their types."""

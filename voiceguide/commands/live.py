@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from voiceguide.catalog.model import resolve_routine
-from voiceguide.cli import (
-    _catalog,
+from voiceguide.catalog.load import resolve_routine
+from voiceguide.commands.options import (
     adapt_options,
     breath_option,
+    catalog_of,
     compose_options,
     minutes_option,
     open_speech,
@@ -53,7 +53,8 @@ def _stdin_is_tty() -> bool:
               help="Also write the timed script being played (JSON).")
 @click.option("--no-chimes", is_flag=True, help="No tones at transitions and holds.")
 @click.pass_context
-def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[float, float], voice: str | None,
+def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[float, float], engine: str | None,
+         voice: str | None,
          rate: int, volume: float, no_cache: bool, jobs: int, no_audio: bool, audio_backend: str, speed: float,
          events_path: Path | None, timeline_path: Path | None, no_chimes: bool) -> None:
     """Guide ROUTINE live: each line spoken on time, the terminal showing where you are.
@@ -69,7 +70,7 @@ def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[
     from voiceguide.sound.audio import AudioOptions, SessionAudio
     from voiceguide.sound.render import compose_spoken
 
-    catalog = _catalog(ctx)
+    catalog = catalog_of(ctx)
     spec = resolve_routine(routine, catalog)
     for path in (events_path, timeline_path):
         if path is not None:
@@ -79,7 +80,7 @@ def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[
         click.echo(f"--speed {speed:g} is a silent preview: sound plays only at --speed 1.", err=True)
     sink: AudioSink | None = open_sink(audio_backend) if audio else None  # fail before any work
     try:
-        with open_speech(voice, rate, volume, no_cache, jobs) as speech, progress_display() as progress:
+        with open_speech(engine, voice, rate, volume, no_cache, jobs) as speech, progress_display() as progress:
             timeline = compose_spoken(spec, catalog, compose_options(ctx, minutes, breath), speech, progress)
             sound_for: SoundFor | None = None
             if sink is not None:

@@ -9,14 +9,23 @@ from typing import TYPE_CHECKING
 
 import click
 
-from voiceguide.cli import _catalog, adapt_options, breath_option, compose_options
+from voiceguide.commands.options import (
+    adapt_options,
+    breath_option,
+    catalog_of,
+    compose_options,
+    engine_option,
+    rate_option,
+    voice_option,
+)
 from voiceguide.errors import CatalogError
-from voiceguide.voice.engines import engine_factory
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-    from voiceguide.podcast.pack import BuildResult, EpisodeProgress, Pack
+    from voiceguide.podcast.build import BuildResult
+    from voiceguide.podcast.packfile import Pack
+    from voiceguide.podcast.workers import EpisodeProgress
 # The pack, feed, page and server modules (and numpy, feedgen, Pillow under them) load only when
 # a pack command runs, so the rest of the command line starts fast.
 DEFAULT_BASE_URL = "http://localhost:8000/"
@@ -94,38 +103,64 @@ def pack() -> None:
               help="Episodes rendered at once (default: one per core).")
 @click.option("--force", is_flag=True, help="Render every episode again, even those up to date.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the speech clip cache.")
+@engine_option
+@voice_option
+@rate_option(None)
 @breath_option
 @adapt_options
 @click.pass_context
 def build(ctx: click.Context, pack_spec: str, output: Path | None, base_url: str | None, jobs: int,
-          force: bool, no_cache: bool, breath: tuple[float, float]) -> None:
+          force: bool, no_cache: bool, engine: str | None, voice: str | None, rate: int | None,
+          breath: tuple[float, float]) -> None:
     """Render PACK's episodes and write its feed, chapters, transcripts, cover and page.
 
     PACK is a pack id from the catalog's packs folder or a path to a pack YAML file. Episodes
-    that have not changed since the last build are not rendered again.
+    that have not changed since the last build are not rendered again. --engine, --voice and
+    --rate override the pack file's engine, voice and rate.
     """
-    from voiceguide.podcast.pack import build_pack, load_pack
-    from voiceguide.voice.speech import resolve_voice
+    import dataclasses
 
-    catalog = _catalog(ctx)
+    from voiceguide.podcast.build import build_pack
+    from voiceguide.podcast.packfile import load_pack
+    from voiceguide.voice.choose import choose_voice
+
+    catalog = catalog_of(ctx)
     spec = load_pack(pack_spec, catalog)
+    if rate is not None:
+        spec = dataclasses.replace(spec, rate=rate)
     folder = output or Path("output") / spec.id
-    factory = engine_factory()
-    voice_id = resolve_voice(factory, spec.voice) if spec.voice else None
+    choice = choose_voice(*pack_voice(spec, engine, voice))
     with pack_progress(spec) as progress:
         result = build_pack(spec, catalog, folder, base_url=base_url, jobs=jobs, force=force,
-                            use_cache=not no_cache, factory=factory, voice_id=voice_id, progress=progress,
-                            compose_options=compose_options(ctx, None, breath))
-    _summary(result)
+                            use_cache=not no_cache, factory=choice.factory, voice_id=choice.voice,
+                            progress=progress, compose_options=compose_options(ctx, None, breath))
+    _summary(result, choice.label())
 
 
-def _summary(result: BuildResult) -> None:
+def pack_voice(spec: Pack, engine: str | None, voice: str | None) -> tuple[str | None, str | None]:
+    """The engine and voice to ask for: the command line's over the pack file's.
+
+    A voice on the command line goes with the engine given there or chosen for it; an engine on
+    the command line keeps the pack's voice only where that voice is one of its own.
+    """
+    from voiceguide.voice.engines import choose_engine
+
+    if voice is not None:
+        return engine, voice
+    if engine is not None:
+        own = spec.voice is not None and choose_engine("auto", spec.voice) == engine.lower()
+        return engine, spec.voice if own else None
+    return spec.engine, spec.voice
+
+
+def _summary(result: BuildResult, voice: str) -> None:
     from voiceguide.podcast.page import clock
 
     total = sum(e.duration_s for e in result.episodes)
     click.echo(
         f"Built {result.folder}: {len(result.episodes)} episodes, {clock(total)} in all "
-        f"({len(result.rendered)} rendered, {len(result.skipped)} up to date) in {result.seconds_taken:.1f} s"
+        f"({len(result.rendered)} rendered, {len(result.skipped)} up to date) in {result.seconds_taken:.1f} s; "
+        f"voice: {voice}"
     )
     if result.removed:
         click.echo(f"Removed episodes no longer in the pack: {', '.join(result.removed)}")
@@ -139,9 +174,9 @@ def _summary(result: BuildResult) -> None:
 @click.pass_context
 def check(ctx: click.Context, packs: tuple[str, ...]) -> None:
     """Validate pack files (or bundled pack ids), reporting every problem at once."""
-    from voiceguide.podcast.pack import load_pack
+    from voiceguide.podcast.packfile import load_pack
 
-    catalog = _catalog(ctx)
+    catalog = catalog_of(ctx)
     problems = []
     for spec in packs:
         try:
@@ -157,9 +192,9 @@ def check(ctx: click.Context, packs: tuple[str, ...]) -> None:
 @click.pass_context
 def list_packs(ctx: click.Context) -> None:
     """List the packs of the catalog."""
-    from voiceguide.podcast.pack import bundled_packs, load_pack
+    from voiceguide.podcast.packfile import bundled_packs, load_pack
 
-    catalog = _catalog(ctx)
+    catalog = catalog_of(ctx)
     for pack_id in bundled_packs(catalog):
         spec = load_pack(pack_id, catalog)
         click.echo(f"  {spec.id:<28} {len(spec.episodes):>2} episodes  {spec.title}")

@@ -183,10 +183,11 @@ class RichDisplay:
     def render(self) -> RenderableType:
         view = self._view
         position = view.position() if view is not None else 0.0
-        paused = view.paused if view is not None else False
-        return self.panel(self.guide.status(position), paused)
+        ending = getattr(view, "ending", None)
+        paused = view.paused if view is not None and ending is None else False
+        return self.panel(self.guide.status(position), paused, ending)
 
-    def panel(self, s: Status, paused: bool = False) -> Panel:
+    def panel(self, s: Status, paused: bool = False, ending: str | None = None) -> Panel:
         """The panel for one moment (public so tests can render it without a live terminal)."""
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim", no_wrap=True)
@@ -206,7 +207,9 @@ class RichDisplay:
             details.append(f"rep {s.rep_of[0]}" + (f" of {s.rep_of[1]}" if s.rep_of[1] else ""))
         if details:
             where.append("  ·  " + "  ·  ".join(details), "cyan")
-        if paused:
+        if ending is not None:
+            where.append("   Finished" if ending == "finished" else "   Stopped", "bold green")
+        elif paused:
             where.append("   PAUSED", "bold yellow")
         grid.add_row("Now", where)
         grid.add_row("Voice", Text(s.line or "", style="bold" if s.speaking else "dim"))

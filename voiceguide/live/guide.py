@@ -143,7 +143,8 @@ class Guide:
 
     def _breaths(self, cues: Sequence[Cue]) -> list[tuple[float, float, Literal["in", "out"]]]:
         marks = [(i, p) for i, c in enumerate(cues) if c.kind == "speech" and (p := breath_phase(c.text))]
-        speech_starts = [(c.start_s, i) for i, c in enumerate(cues) if c.kind == "speech"]
+        # a count closes the breath it follows ('Breathe out...' 'Two.'), so it does not end that breath
+        speech_starts = [(c.start_s, i) for i, c in enumerate(cues) if c.kind == "speech" and c.role != "count"]
 
         def begins(i: int, phase: str) -> float:
             # the count said at the top of an inhale ('Three.' 'Breathe in.') belongs to the inhale

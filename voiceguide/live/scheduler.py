@@ -158,6 +158,8 @@ class Scheduler:
         self._wake = threading.Event()
         self._t0 = self._origin = self.clock.now()
         self._paused_at: float | None = None
+        self.ending: Ending | None = None
+        """How the run ended, once it has (a display says "Finished" rather than "paused")."""
         """The script position while paused, else None."""
         self._running = False
         self.next_deadline: float | None = None
@@ -255,6 +257,7 @@ class Scheduler:
             position = self.position()
             self._running = False
             self._paused_at = position
+            self.ending = ending
             if self.sink is not None and not (ending == "finished" and i >= len(cues)):
                 self.sink.stop()  # a session that ran to its end lets its last line play out
         return PlaybackResult(self.events, position, self.clock.now() - self._t0, ending)
@@ -297,11 +300,16 @@ class Scheduler:
         """Script position of the next or previous stretch from ``position``, or None to stay.
 
         Next: the start of the next stretch; from the last stretch, the closing; from the
-        closing, nothing. Back: the start of the stretch before the current one (the first
+        closing, nothing; from the welcome, the safety note, which plays to its end. Back: the
+        start of the stretch before the current one (the first
         stretch restarts itself); from the closing, the last stretch; from the welcome, the start.
         """
         chapters = self.timeline.chapters
         if command is Command.NEXT:
+            note = [c for c in self.timeline.cues if c.role == "safety" and c.chapter is None
+                    and (not chapters or c.end_s <= chapters[0].start_s + EPS)]
+            if note and position < note[-1].end_s - EPS:  # the safety note is never skipped
+                return note[0].start_s if position < note[0].start_s - EPS else None
             later = [ch.start_s for ch in chapters if ch.start_s > position + EPS]
             if later:
                 return later[0]

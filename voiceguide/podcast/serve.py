@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from voiceguide.errors import VoiceguideError
 from voiceguide.podcast.feed import build_feed
-from voiceguide.podcast.pack import MANIFEST, read_manifest
+from voiceguide.podcast.manifest import MANIFEST, read_manifest
 
 CONTENT_TYPES = {
     ".mp3": "audio/mpeg",

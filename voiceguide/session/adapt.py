@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from voiceguide.catalog.model import CAUTION_TAGS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
+from voiceguide.catalog.types import CAUTION_TAGS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
 from voiceguide.errors import VoiceguideError
-from voiceguide.session.compose import join_words
+from voiceguide.session.words import join_words
 
 REASONS = {
     "knees": "to look after your knees",
@@ -101,7 +101,7 @@ def closest_safe(
         (_similarity(original, other), other.id)
         for other in catalog.stretches.values()
         if other.id not in taken
-        and not set(other.caution_tags) & set(tags)
+        and not other.avoid_tags & set(tags)
         and (not upright_only or other.position in UPRIGHT)
     ]
     scored = [(score, sid) for score, sid in scored if score >= 0]
@@ -121,7 +121,7 @@ def avoid_cautions(routine: Routine, catalog: Catalog, tags: Sequence[str]) -> t
     changes: list[Change] = []
     for item in routine.items:
         stretch = catalog.stretch(item.stretch)
-        hit = tuple(t for t in tags if t in stretch.caution_tags)
+        hit = tuple(t for t in tags if t in stretch.avoid_tags)
         if not hit:
             items.append(item)
             continue

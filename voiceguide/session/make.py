@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from voiceguide.catalog.model import FOCUS_AREAS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
+from voiceguide.catalog.types import FOCUS_AREAS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
 from voiceguide.errors import BadOptionError, FitError, VoiceguideError
 from voiceguide.session.compose import ComposeOptions, compose
 
@@ -29,6 +29,9 @@ _ALLOWED = {
 _ORDER = ("standing", "seated", "seated-floor", "kneeling", "lunge", "prone", "side-lying", "supine")
 """The way down, so a session has few trips between standing, kneeling and lying."""
 _STYLE_ORDER = {"flow": 0, "reps": 1, "hold": 2}
+_SHAPE_ORDER = ("standing", "chair", "floor-sitting", "hands-and-knees", "front", "side-lying", "back-knees-bent",
+                "back-legs-long")
+"""Inside one position, stretches from the same start shape go together (knees bent, then legs long)."""
 
 
 class NoStretchesError(VoiceguideError):
@@ -70,7 +73,7 @@ def candidates(catalog: Catalog, request: Request) -> list[tuple[Stretch, float]
     for stretch in catalog.stretches.values():
         if allowed is not None and stretch.position not in allowed:
             continue
-        if set(stretch.caution_tags) & set(request.avoid):
+        if stretch.avoid_tags & set(request.avoid):
             continue
         weight = _weight(stretch, request.focus)
         if weight > 0:
@@ -86,23 +89,29 @@ def candidates(catalog: Catalog, request: Request) -> list[tuple[Stretch, float]
 
 
 def order(stretches: Sequence[Stretch]) -> list[Stretch]:
-    """Down through the positions once; moving work before holds; the longest holds last."""
+    """Down through the positions once, one start shape at a time; moving work before holds; the longest
+    holds last."""
 
-    def key(s: Stretch) -> tuple[int, int, float]:
+    def key(s: Stretch) -> tuple[int, int, int, float]:
         hold = s.hold_seconds.default if s.hold_seconds else 0.0
-        return (_ORDER.index(s.position), _STYLE_ORDER[s.style], hold)
+        shape = _SHAPE_ORDER.index(s.start) if s.start in _SHAPE_ORDER else len(_SHAPE_ORDER)
+        return (_ORDER.index(s.position), shape, _STYLE_ORDER[s.style], hold)
 
     return sorted(stretches, key=key)
 
 
 def _draw(pool: list[tuple[Stretch, float]], rng: random.Random) -> Stretch:
+    """Draw one stretch by weight, and take its variants (same family) out of the pool."""
     total = sum(w for _, w in pool)
     pick = rng.uniform(0, total)
-    for i, (_, weight) in enumerate(pool):
+    chosen = pool[-1][0]
+    for stretch, weight in pool:
         pick -= weight
         if pick <= 0:
-            return pool.pop(i)[0]
-    return pool.pop()[0]
+            chosen = stretch
+            break
+    pool[:] = [(s, w) for s, w in pool if s.id != chosen.id and (chosen.family is None or s.family != chosen.family)]
+    return chosen
 
 
 def make_routine(catalog: Catalog, request: Request) -> Routine:
@@ -110,8 +119,9 @@ def make_routine(catalog: Catalog, request: Request) -> Routine:
     pool = candidates(catalog, request)
     rng = random.Random(request.seed)
     chosen: list[Stretch] = []
-    options = ComposeOptions(minutes=request.minutes, level=request.level)
+    options = ComposeOptions(minutes=request.minutes, level=request.level, strict=True)
     last_error: FitError | None = None
+    widened = False
     # about one stretch for every two minutes, so holds sit near their defaults rather than their limits
     while pool and len(chosen) < max(1, round(request.minutes / 2.0)):
         chosen.append(_draw(pool, rng))
@@ -123,6 +133,9 @@ def make_routine(catalog: Catalog, request: Request) -> Routine:
         except FitError as e:
             last_error = e
             if "as long as" in str(e) or "cannot land" in str(e):
+                if not pool and not widened:  # the focus has no more to give: add suitable stretches
+                    widened = True
+                    pool = _suitable_extras(catalog, request, chosen)
                 if not pool:
                     break
                 chosen.append(_draw(pool, rng))
@@ -137,11 +150,26 @@ def make_routine(catalog: Catalog, request: Request) -> Routine:
     )
 
 
+def _suitable_extras(catalog: Catalog, request: Request, chosen: Sequence[Stretch]) -> list[tuple[Stretch, float]]:
+    """Stretches outside the focus that still fit the position and cautions, and are no variant of one chosen."""
+    allowed = _ALLOWED[request.position]
+    taken = {s.id for s in chosen}
+    families = {s.family for s in chosen if s.family}
+    return [
+        (s, 1.0)
+        for s in catalog.stretches.values()
+        if s.id not in taken
+        and (s.family is None or s.family not in families)
+        and (allowed is None or s.position in allowed)
+        and not s.avoid_tags & set(request.avoid)
+    ]
+
+
 def _as_routine(stretches: Sequence[Stretch], request: Request) -> Routine:
     areas = " and ".join(a.replace("-", " ") for a in request.focus)
     return Routine(
         id=f"my-{'-'.join(request.focus)}-{request.minutes:g}min".replace(".", "-"),
-        title=f"{areas.capitalize()} session",
+        title=f"Stretches for the {areas}",
         description=f"A {request.minutes:g}-minute {request.level} session for the {areas}, made for you.",
         minutes=request.minutes,
         items=tuple(RoutineItem(s.id) for s in stretches),

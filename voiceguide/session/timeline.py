@@ -85,6 +85,25 @@ class Timeline:
     meta: dict[str, Any] = field(default_factory=dict)
     """Extra facts for the JSON form (options used, the fitted values per stretch)."""
 
+    def chapters_covering(self) -> tuple[Chapter, ...]:
+        """The chapters of a file: "Welcome" up to the first stretch, each stretch from where it
+        starts, "Closing" after the last, so that together they cover the session without a gap.
+
+        MP3 chapter frames and a pack's chapters.json are written from these, so skipping to a
+        stretch lands where its stretch starts in every output.
+        """
+        if not self.chapters:
+            return (Chapter("Welcome", "welcome", 0.0, self.duration_s),)
+        out: list[Chapter] = []
+        if self.chapters[0].start_s > 0:
+            out.append(Chapter("Welcome", "welcome", 0.0, self.chapters[0].start_s))
+        for i, ch in enumerate(self.chapters):
+            end = self.chapters[i + 1].start_s if i + 1 < len(self.chapters) else ch.end_s
+            out.append(Chapter(ch.title, ch.stretch, ch.start_s, end))
+        if self.duration_s > self.chapters[-1].end_s:
+            out.append(Chapter("Closing", "closing", self.chapters[-1].end_s, self.duration_s))
+        return tuple(out)
+
     def speech(self) -> list[Cue]:
         return [c for c in self.cues if c.kind == "speech"]
 

@@ -342,12 +342,10 @@ def write_tags(path: Path, tags: Tags, timeline: Timeline) -> None:
     if tags.track is not None:
         id3.add(TRCK(encoding=1, text=[str(tags.track)]))
     ids = []
-    for i, chapter in enumerate(timeline.chapters):
+    for i, chapter in enumerate(timeline.chapters_covering()):  # welcome, each stretch where it starts, closing
         element = f"chp{i}"
         ids.append(element)
-        # the first chapter starts at 0 so the welcome is not outside every chapter; the last runs to the end
-        start = 0 if i == 0 else round(chapter.start_s * 1000)
-        end = round((timeline.duration_s if i == len(timeline.chapters) - 1 else chapter.end_s) * 1000)
+        start, end = round(chapter.start_s * 1000), round(chapter.end_s * 1000)
         id3.add(
             CHAP(
                 element_id=element, start_time=start, end_time=end, sub_frames=[TIT2(encoding=1, text=[chapter.title])]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from voiceguide.catalog.model import Catalog, Routine
+from voiceguide.catalog.types import Catalog, Routine
 from voiceguide.fileio import atomic_path, check_output_path, write_text_atomic
 from voiceguide.session.compose import ComposeOptions, compose, possible_lines
 from voiceguide.session.export import to_srt, to_vtt
@@ -65,6 +65,7 @@ def render(
         if path is not None:
             check_output_path(path)
     timeline = compose_spoken(routine, catalog, compose_options or ComposeOptions(), speech, progress)
+    speech.close()  # every clip the session plays is made: the speech workers' memory goes before the audio is built
     cache_dir = speech.cache.root if speech.cache else None
     session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps, cache_dir))
     total_s = timeline.duration_s

@@ -1,4 +1,4 @@
-"""Text-to-speech engines: pyttsx3 (eSpeak NG on Linux, native voices elsewhere) and a tone engine.
+"""Text-to-speech engines: Piper (neural, optional), pyttsx3 (eSpeak NG on Linux) and a tone engine.
 
 An engine is created by a factory *inside the process that uses it* (see :mod:`voiceguide.voice.speech`),
 never before a fork. Each engine turns one line of text into the bytes of one audio file.
@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import array
 import contextlib
-import ctypes
-import ctypes.util
-import hashlib
 import importlib.metadata
 import io
 import math
@@ -20,44 +17,46 @@ import platform
 import signal
 import sys
 import tempfile
+import threading
 import wave
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from voiceguide.errors import SpeechEngineError
+from voiceguide.voice.espeak import ESPEAK_DATA_PATH_LIMIT, EspeakSynth, _short_data_path, load_espeak
+from voiceguide.voice.piper import PiperEngine, is_piper_voice, natural_voice_installed, piper_installed
+from voiceguide.voice.settings import DEFAULT_RATE_WPM, VoiceInfo, VoiceSettings
 
-DEFAULT_RATE_WPM = 140
-ESPEAK_DATA_PATH_LIMIT = 160
+__all__ = [
+    "DEFAULT_RATE_WPM",
+    "ENGINES",
+    "ESPEAK_DATA_PATH_LIMIT",
+    "Engine",
+    "EngineFactory",
+    "PiperEngine",
+    "Pyttsx3Engine",
+    "ToneEngine",
+    "VoiceInfo",
+    "VoiceSettings",
+    "_short_data_path",
+    "choose_engine",
+    "engine_factory",
+    "load_espeak",
+]
 
-
-@dataclass(frozen=True)
-class VoiceSettings:
-    """How the voice sounds: which voice, how fast, how loud."""
-
-    voice: str | None = None
-    """A voice id, or None for the engine's default."""
-    rate: int = DEFAULT_RATE_WPM
-    """Words per minute."""
-    volume: float = 1.0
-
-
-@dataclass(frozen=True)
-class VoiceInfo:
-    """One installed voice."""
-
-    id: str
-    name: str
-    languages: tuple[str, ...]
-    gender: str | None
+ESPEAK_RATE_PER_WPM = 0.79
+"""eSpeak NG's rate parameter per word per voiced minute: at its own rate 140 eSpeak NG speaks
+about 178 words per voiced minute on cat-cow (``scripts/bench_voice.py``)."""
 
 
 class Engine(Protocol):
     """What the speech layer needs of a text-to-speech engine."""
 
-    identity: str
-    """Engine name and version; part of every clip's cache key."""
+    @property
+    def identity(self) -> str:
+        """Engine name, version and what shapes its sound; part of every clip's cache key."""
+        ...
 
     def voices(self) -> list[VoiceInfo]: ...
 
@@ -69,88 +68,53 @@ class Engine(Protocol):
 EngineFactory = Callable[[VoiceSettings], Engine]
 
 
-# --------------------------------------------------------------------------- eSpeak NG loading
-
-
-def _short_data_path(data: str) -> str:
-    """eSpeak NG cuts data paths at 160 bytes; link a long one from a short folder."""
-    if len(data.encode()) < ESPEAK_DATA_PATH_LIMIT:
-        return data
-    link = Path(tempfile.gettempdir()) / f"voiceguide-espeak-{hashlib.sha1(data.encode()).hexdigest()[:10]}"
-    if not link.exists():
-        with contextlib.suppress(FileExistsError):
-            link.symlink_to(data, target_is_directory=True)
-    return str(link)
-
-
-_espeak_loaded: str | None = None
-
-
-def load_espeak() -> str:
-    """Make eSpeak NG loadable by pyttsx3 and return a description of which library is used.
-
-    The library bundled in the ``espeakng-loader`` wheel is loaded globally before pyttsx3 looks
-    for ``libespeak-ng.so.1``, so no system package is needed. ``VOICEGUIDE_ESPEAK=system``
-    prefers a system eSpeak NG where one is installed.
-    """
-    global _espeak_loaded
-    if _espeak_loaded:
-        return _espeak_loaded
-    if os.environ.get("VOICEGUIDE_ESPEAK") == "system" and ctypes.util.find_library("espeak-ng"):
-        _espeak_loaded = "system"
-        return _espeak_loaded
-    try:
-        import espeakng_loader
-    except ImportError as e:
-        raise SpeechEngineError(
-            "no eSpeak NG found: install the espeakng-loader package (pip install espeakng-loader) "
-            "or your system's espeak-ng"
-        ) from e
-    data = espeakng_loader.get_data_path()
-    lib = espeakng_loader.get_library_path()
-    if not Path(data, "phontab").is_file() or not Path(lib).is_file():
-        raise SpeechEngineError(f"the eSpeak NG files of espeakng-loader are incomplete ({data}); reinstall it")
-    os.environ["ESPEAK_DATA_PATH"] = _short_data_path(data)
-    try:
-        ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
-    except OSError as e:
-        raise SpeechEngineError(f"cannot load eSpeak NG from {lib}: {e}") from e
-    _espeak_loaded = "espeakng-loader " + importlib.metadata.version("espeakng-loader")
-    return _espeak_loaded
-
-
 # --------------------------------------------------------------------------- pyttsx3
 
 
+def espeak_rate(rate_wpm: int) -> int:
+    """eSpeak NG's own rate parameter for ``--rate`` words per voiced minute."""
+    return max(80, round(rate_wpm * ESPEAK_RATE_PER_WPM))
+
+
 class Pyttsx3Engine:
-    """pyttsx3 with one ``save_to_file`` per ``runAndWait``, as the library requires."""
+    """pyttsx3: eSpeak NG through pyttsx3's binding on Linux, the system's voices elsewhere."""
 
     @staticmethod
-    def describe() -> str:
+    def describe(settings: VoiceSettings | None = None) -> str:
         """The identity for cache keys: pyttsx3's version and which eSpeak NG or native driver."""
         backend = load_espeak() if platform.system() == "Linux" else platform.system()
-        return f"pyttsx3-{importlib.metadata.version('pyttsx3')}/{backend}"
+        rate = espeak_rate((settings or VoiceSettings()).rate)
+        return f"pyttsx3-{importlib.metadata.version('pyttsx3')}/{backend}/2/rate{rate}"
 
     def __init__(self, settings: VoiceSettings) -> None:
-        self.identity = self.describe()  # also loads eSpeak NG before pyttsx3 looks for it
+        self.identity = self.describe(settings)  # also loads eSpeak NG before pyttsx3 looks for it
+        self._espeak: EspeakSynth | None = None
+        self._engine: Any = None
+        if platform.system() == "Linux":
+            self._espeak = EspeakSynth(settings.voice, espeak_rate(settings.rate), settings.volume)
+            return
         try:
             import pyttsx3
 
-            self._engine: Any = pyttsx3.init()
+            self._engine = pyttsx3.init()
         except Exception as e:  # pyttsx3 raises bare RuntimeError/OSError/KeyError by driver
             raise SpeechEngineError(
-                f"cannot start the pyttsx3 speech engine ({type(e).__name__}: {e}); on Linux install "
-                "espeakng-loader, on macOS and Windows the system voices must be available"
+                f"cannot start the pyttsx3 speech engine ({type(e).__name__}: {e}); "
+                "on macOS and Windows the system voices must be available"
             ) from e
+        self._finished = threading.Event()
+        self._engine.connect("finished-utterance", self._on_finished)
         if settings.voice:
             self._engine.setProperty("voice", settings.voice)
-        self._engine.setProperty("rate", settings.rate)
+        self._engine.setProperty("rate", espeak_rate(settings.rate))
         self._engine.setProperty("volume", settings.volume)
-        # eSpeak NG's first synthesis after start-up comes back empty when the text is long
-        # (seen with ~200+ characters); one short throwaway line first avoids it.
-        self.synthesize("Ready.")
+
+    def _on_finished(self, name: object = None, completed: bool = True) -> None:
+        self._finished.set()
 
     def voices(self) -> list[VoiceInfo]:
+        if self._espeak is not None:
+            return [VoiceInfo(*v) for v in self._espeak.voices()]
         result = []
         for v in self._engine.getProperty("voices"):
             langs = tuple(x.decode(errors="replace") if isinstance(x, bytes) else str(x) for x in (v.languages or ()))
@@ -158,12 +122,18 @@ class Pyttsx3Engine:
         return result
 
     def synthesize(self, text: str) -> bytes:
+        if self._espeak is not None:
+            return self._espeak.synthesize(text)
         fd, name = tempfile.mkstemp(suffix=".wav", prefix="voiceguide-")
         os.close(fd)
         try:
+            self._finished.clear()
             with _quiet_stdout():
                 self._engine.save_to_file(text, name)
                 self._engine.runAndWait()
+            # the driver may return before the file is written: wait for its own "finished" word
+            if not self._finished.wait(10 + 0.1 * len(text)):
+                raise SpeechEngineError("pyttsx3 never said the line was finished")
             return Path(name).read_bytes()
         finally:
             Path(name).unlink(missing_ok=True)
@@ -191,7 +161,7 @@ def worker_main(
     os.dup2(devnull, 1)  # the engine's own prints never reach the user's terminal
     try:
         engine = factory(settings)
-        conn.send(("ready", engine.identity))
+        conn.send(("ready", type(engine).__name__))  # the parent keys the cache by its own identity
     except Exception as e:
         conn.send(("error", str(e)))
         return
@@ -230,12 +200,12 @@ class ToneEngine:
     sample_rate = 22050
 
     @staticmethod
-    def describe() -> str:
+    def describe(settings: VoiceSettings | None = None) -> str:
         return "tone-1"
 
     def __init__(self, settings: VoiceSettings) -> None:
         self.settings = settings
-        self.identity = self.describe()
+        self.identity = self.describe(settings)
 
     @staticmethod
     def seconds(text: str) -> float:
@@ -263,13 +233,28 @@ class ToneEngine:
         return buf.getvalue()
 
 
-ENGINES: dict[str, EngineFactory] = {"pyttsx3": Pyttsx3Engine, "tone": ToneEngine}
+# --------------------------------------------------------------------------- choosing an engine
 
 
-def engine_factory(name: str | None = None) -> EngineFactory:
-    """The engine factory by name (``VOICEGUIDE_ENGINE`` or pyttsx3)."""
-    name = name or os.environ.get("VOICEGUIDE_ENGINE") or "pyttsx3"
-    try:
-        return ENGINES[name]
-    except KeyError:
-        raise SpeechEngineError(f"unknown speech engine '{name}' (known: {', '.join(ENGINES)})") from None
+ENGINES: dict[str, EngineFactory] = {"piper": PiperEngine, "pyttsx3": Pyttsx3Engine, "tone": ToneEngine}
+ENGINE_CHOICES = ("auto", *ENGINES)
+
+
+def choose_engine(name: str | None = None, voice: str | None = None) -> str:
+    """The engine to use: ``name`` (or ``VOICEGUIDE_ENGINE``), where ``auto`` (the default) means
+    Piper when the natural voice is installed (or ``voice`` is a Piper voice) and pyttsx3 otherwise."""
+    name = (name or os.environ.get("VOICEGUIDE_ENGINE") or "auto").lower()
+    if name not in ENGINE_CHOICES:
+        raise SpeechEngineError(f"unknown speech engine '{name}' (known: {', '.join(ENGINE_CHOICES)})")
+    if name == "auto" and voice is not None:
+        name = "piper" if is_piper_voice(voice) else "pyttsx3"
+    elif name == "auto":
+        name = "piper" if natural_voice_installed() else "pyttsx3"
+    if name == "piper" and not piper_installed():
+        raise SpeechEngineError("the Piper engine is not installed: pip install 'voiceguide[natural]'")
+    return name
+
+
+def engine_factory(name: str | None = None, voice: str | None = None) -> EngineFactory:
+    """The engine factory for ``name`` (see :func:`choose_engine`)."""
+    return ENGINES[choose_engine(name, voice)]

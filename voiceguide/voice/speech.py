@@ -1,8 +1,8 @@
 """Spoken lines -> trimmed PCM clips, through a content-addressed cache and worker processes.
 
 Every engine runs in a worker process of its own (``spawn``, so no engine ever crosses a fork).
-A worker that hangs or returns an empty or silent clip is killed and the line retried once in a
-fresh worker; a second failure is reported as a :class:`SpeechEngineError`.
+A worker that hangs or returns an empty or silent clip is killed and the line retried in a fresh
+worker, up to :data:`ATTEMPTS` tries in all; then the failure is reported as a :class:`SpeechEngineError`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from voiceguide.errors import SpeechEngineError
-from voiceguide.voice.engines import EngineFactory, VoiceInfo, VoiceSettings, voices_of, worker_main
+from voiceguide.voice.engines import EngineFactory, voices_of, worker_main
 from voiceguide.voice.level import level_speech
+from voiceguide.voice.settings import VoiceInfo, VoiceSettings
 
 SAMPLE_RATE = 22050
 """Every clip and every session is mono 16-bit PCM at this rate (eSpeak NG's own)."""
@@ -36,9 +37,11 @@ TRIM_THRESHOLD = 10 ** (-45 / 20)
 CLIP_FORMAT_VERSION = 5
 """Bumped whenever trimming or decoding changes, so old cache entries are not reused."""
 SILENT_PEAK = 200
+"""A clip whose loudest sample is below this (of 32767) counts as silent: a failed synthesis."""
+ATTEMPTS = 3
+"""Tries per line, each in a fresh worker, before speech is reported as failed."""
 _MAGIC = b"VGC3"
 _HEADER = struct.Struct("<4sIIf")
-"""A clip whose loudest sample is below this (of 32767) counts as silent: a failed synthesis."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,10 @@ class SynthesisPool:
     settings: VoiceSettings
     jobs: int = 0
     timeout_s: float = 20.0
+    """How long one line may take (plus 50 ms per character) before its worker is replaced."""
+    start_timeout_s: float = 90.0
+    """How long a worker may take to start its engine (a Piper voice loads in about a second, far
+    longer on a machine busy with other work)."""
     _workers: list[_Worker] = field(default_factory=list)
 
     def _spawn(self, count: int = 1) -> list[_Worker]:
@@ -238,8 +245,8 @@ class SynthesisPool:
             started.append(_Worker(process, parent))
         problem = None
         for worker in started:
-            if not worker.conn.poll(self.timeout_s):
-                message = ("error", f"the speech engine did not start within {self.timeout_s:g} s")
+            if not worker.conn.poll(self.start_timeout_s):
+                message = ("error", f"the speech engine did not start within {self.start_timeout_s:g} s")
             else:
                 try:
                     message = worker.conn.recv()
@@ -316,9 +323,9 @@ class SynthesisPool:
                     continue
                 self._kill(w)  # never reuse a worker that failed: its engine may be wedged
                 attempts[index] = attempts.get(index, 0) + 1
-                if attempts[index] >= 2:
+                if attempts[index] >= ATTEMPTS:
                     self.close()
-                    raise SpeechEngineError(f"speech failed twice for {text[:60]!r}: {failure}")
+                    raise SpeechEngineError(f"speech failed {ATTEMPTS} times for {text[:60]!r}: {failure}")
                 queue.append((index, text))
                 self._workers += self._spawn()
 
@@ -336,8 +343,11 @@ class Speech:
         *,
         cache: ClipCache | None,
         jobs: int = 0,
+        label: str | None = None,
     ) -> None:
         self.factory = factory
+        self.label = label or getattr(factory, "__name__", "speech")
+        """Which engine and voice speak, for summary lines."""
         self.settings = settings
         self.cache = cache
         self.jobs = jobs
@@ -350,7 +360,7 @@ class Speech:
     def identity(self) -> str:
         """The engine's identity, known without starting an engine where possible."""
         if self._identity is None:
-            self._identity = engine_identity(self.factory)
+            self._identity = engine_identity(self.factory, self.settings)
         return self._identity
 
     def _key(self, text: str) -> str:
@@ -402,10 +412,13 @@ class Speech:
         self.close()
 
 
-def engine_identity(factory: EngineFactory) -> str:
-    """Identity of an engine for cache keys, computed without starting or synthesizing anything."""
+def engine_identity(factory: EngineFactory, settings: VoiceSettings | None = None) -> str:
+    """Identity of an engine for cache keys (for Piper: the voice files' hash), computed without
+    starting or synthesizing anything."""
     describe = getattr(factory, "describe", None)
-    return str(describe()) if callable(describe) else getattr(factory, "__qualname__", repr(factory))
+    if callable(describe):
+        return str(describe(settings or VoiceSettings()))
+    return getattr(factory, "__qualname__", repr(factory))
 
 
 def list_voices(factory: EngineFactory) -> list[VoiceInfo]:
@@ -413,26 +426,3 @@ def list_voices(factory: EngineFactory) -> list[VoiceInfo]:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
         return pool.apply(voices_of, (factory,))
-
-
-def resolve_voice(factory: EngineFactory, wanted: str) -> str:
-    """The id of the one installed voice whose id is ``wanted`` or whose name contains it."""
-    import difflib
-
-    from voiceguide.errors import UnknownVoiceError
-
-    voices = list_voices(factory)
-    for v in voices:
-        if v.id == wanted:
-            return v.id
-    low = wanted.lower()
-    matches = [v for v in voices if low in v.name.lower() or low in v.id.lower()]
-    exact = [v for v in matches if v.name.lower() == low]
-    if len(exact) == 1 or len(matches) == 1:
-        return (exact or matches)[0].id
-    if matches:
-        names = ", ".join(f"{v.name} ({v.id})" for v in matches[:6])
-        raise UnknownVoiceError(f"--voice '{wanted}' matches {len(matches)} voices: {names}; be more specific")
-    close = difflib.get_close_matches(wanted, [v.name for v in voices] + [v.id for v in voices], n=4, cutoff=0.4)
-    hint = f"; closest: {', '.join(close)}" if close else ""
-    raise UnknownVoiceError(f"no voice '{wanted}' is installed{hint} (see 'voiceguide voices')")

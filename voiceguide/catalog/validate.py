@@ -1,7 +1,6 @@
-"""The stretch catalog: YAML files in, validated frozen dataclasses out.
+"""Validating catalog files: each file kind is a table of fields, each with a checker.
 
-Validation is declarative: each file kind is a table of fields, each with a checker. A file is
-checked completely and every problem is reported at once, with its file, line and field.
+A file is checked completely and every problem is reported at once, with its file, line and field.
 """
 
 from __future__ import annotations
@@ -10,204 +9,28 @@ import difflib
 import re
 import string
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from voiceguide.catalog.yamlio import Document, PathKey, load_document
-from voiceguide.errors import CatalogError, Problem, UnknownIdError
+from voiceguide.catalog.shapes import SHAPES
+from voiceguide.catalog.types import (
+    CAUTION_TAGS,
+    FOCUS_AREAS,
+    LOAD_TAGS,
+    POSITIONS,
+    SIDE_FIELDS,
+    STYLES,
+    Caution,
+    Range,
+    Routine,
+    RoutineItem,
+    Stretch,
+    unknown_message,
+)
+from voiceguide.catalog.yamlio import Document, PathKey
+from voiceguide.errors import CatalogError, Problem
 
-POSITIONS = ("standing", "seated", "seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying")
-FLOOR_POSITIONS = frozenset({"seated-floor", "kneeling", "lunge", "supine", "prone", "side-lying"})
-FOCUS_AREAS = (
-    "neck",
-    "shoulders",
-    "chest",
-    "arms",
-    "upper-back",
-    "lower-back",
-    "core",
-    "hips",
-    "glutes",
-    "groin",
-    "hamstrings",
-    "quadriceps",
-    "calves",
-)
-STYLES = ("hold", "reps", "flow")
-CAUTION_TAGS = (
-    "knees",
-    "wrists",
-    "neck",
-    "shoulders",
-    "hips",
-    "acute-back-injury",
-    "osteoporosis",
-    "pregnancy",
-    "sciatica",
-    "balance",
-    "high-blood-pressure",
-)
-SIDE_FIELDS = ("side", "other")
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class Range:
-    """A default with the bounds the composer may scale it within when fitting a length."""
-
-    default: float
-    min: float
-    max: float
-
-    def clamp(self, value: float) -> float:
-        return max(self.min, min(self.max, value))
-
-    def to_dict(self) -> dict[str, float]:
-        return {"default": self.default, "min": self.min, "max": self.max}
-
-
-@dataclass(frozen=True)
-class Caution:
-    """A reason some people should adapt or skip a stretch, with the line the voice says."""
-
-    tag: str
-    say: str
-
-
-@dataclass(frozen=True)
-class Stretch:
-    """One stretch of the catalog, with everything the composer needs to guide it."""
-
-    id: str
-    name: str
-    aliases: tuple[str, ...]
-    position: str
-    focus: tuple[str, ...]
-    style: str
-    """``hold`` (static), ``reps`` (counted repetitions) or ``flow`` (paced by the breath)."""
-    sides: bool
-    """Done one side at a time: first side, a spoken switch, then the second for equal time."""
-    hold_seconds: Range | None
-    reps: Range | None
-    rep_seconds: float | None
-    """Seconds one repetition's movement takes (``reps`` style)."""
-    sets: Range
-    settle_seconds: float
-    """Quiet time after the setup lines to get into position."""
-    breath_in: str
-    breath_out: str
-    setup: tuple[str, ...]
-    cues: tuple[str, ...]
-    release: str | None
-    cautions: tuple[Caution, ...]
-    source: str = ""
-
-    @property
-    def caution_tags(self) -> tuple[str, ...]:
-        return tuple(c.tag for c in self.cautions)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The stretch as JSON-ready data (the ``show --json`` shape)."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "aliases": list(self.aliases),
-            "position": self.position,
-            "focus": list(self.focus),
-            "style": self.style,
-            "sides": self.sides,
-            "hold_seconds": self.hold_seconds.to_dict() if self.hold_seconds else None,
-            "reps": self.reps.to_dict() if self.reps else None,
-            "rep_seconds": self.rep_seconds,
-            "sets": self.sets.to_dict(),
-            "settle_seconds": self.settle_seconds,
-            "breath": {"inhale": self.breath_in, "exhale": self.breath_out},
-            "setup": list(self.setup),
-            "cues": list(self.cues),
-            "release": self.release,
-            "cautions": [c.tag for c in self.cautions],
-            "caution_lines": {c.tag: c.say for c in self.cautions},
-        }
-
-
-@dataclass(frozen=True)
-class RoutineItem:
-    """A stretch in a routine, with optional overrides of its defaults."""
-
-    stretch: str
-    hold: float | None = None
-    reps: int | None = None
-    sets: int | None = None
-
-
-@dataclass(frozen=True)
-class Routine:
-    """An ordered list of stretches with a title and a default length."""
-
-    id: str
-    title: str
-    description: str
-    minutes: float | None
-    items: tuple[RoutineItem, ...]
-    source: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "description": self.description,
-            "minutes": self.minutes,
-            "stretches": [{k: v for k, v in vars(i).items() if v is not None} for i in self.items],
-        }
-
-
-@dataclass
-class Catalog:
-    """All stretches and routines, by id."""
-
-    stretches: dict[str, Stretch] = field(default_factory=dict)
-    routines: dict[str, Routine] = field(default_factory=dict)
-    root: Path | None = None
-
-    def stretch(self, stretch_id: str) -> Stretch:
-        try:
-            return self.stretches[stretch_id]
-        except KeyError:
-            raise UnknownIdError(unknown_message("stretch", stretch_id, self.stretches)) from None
-
-    def routine(self, routine_id: str) -> Routine:
-        try:
-            return self.routines[routine_id]
-        except KeyError:
-            known = [*self.routines, *self.stretches]
-            raise UnknownIdError(unknown_message("routine or stretch", routine_id, known)) from None
-
-
-def parse_word_list(value: str | Sequence[str] | None, known: Sequence[str], option: str, noun: str) -> tuple[str, ...]:
-    """Words from ``a,b`` (or a list), each checked against a vocabulary; an unknown one lists them all."""
-    from voiceguide.errors import BadOptionError
-
-    if not value:
-        return ()
-    raw = value.split(",") if isinstance(value, str) else list(value)
-    words = tuple(dict.fromkeys(w.strip() for w in raw if w.strip()))
-    for word in words:
-        if word not in known:
-            close = difflib.get_close_matches(word, known, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise BadOptionError(f"{option}: unknown {noun} '{word}'; {hint}known: {', '.join(known)}")
-    return words
-
-
-def unknown_message(kind: str, value: str, known: Iterable[str]) -> str:
-    """'unknown KIND 'VALUE'', with the closest known ids as a suggestion."""
-    close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return f"unknown {kind} '{value}'{hint}"
 
 
 # --------------------------------------------------------------------------- checks
@@ -350,8 +173,24 @@ STRETCH_FIELDS = [
     Field("rep_seconds", nullable(number(0.5, 60)), required=False),
     Field("sets", range_of(1, 10, whole=True), required=False),
     Field("settle_seconds", number(0, 60), required=False),
-    Field("breath", mapping([Field("inhale", spoken), Field("exhale", spoken)])),
-    Field("setup", list_of(spoken, non_empty=True)),
+    Field(
+        "breath",
+        mapping(
+            [
+                Field("inhale", spoken),
+                Field("exhale", spoken),
+                Field("inhale_short", spoken, required=False),
+                Field("exhale_short", spoken, required=False),
+                Field("lead", choice(("inhale", "exhale")), required=False),
+            ]
+        ),
+    ),
+    Field("start", choice(tuple(SHAPES)), required=False),
+    Field("setup", list_of(spoken), required=False),
+    Field("side_setup", list_of(spoken), required=False),
+    Field("alternating", boolean, required=False),
+    Field("loads", list_of(choice(LOAD_TAGS)), required=False),
+    Field("family", kebab, required=False),
     Field("cues", list_of(spoken), required=False),
     Field("release", nullable(spoken), required=False),
     Field("cautions", list_of(mapping([Field("tag", choice(CAUTION_TAGS)), Field("say", spoken)])), required=False),
@@ -443,13 +282,16 @@ def stretch_from_document(doc: Document, expected_id: str | None = None) -> Stre
             out.add(("hold_seconds",), "a 'flow' stretch is paced by the breath; hold_seconds must be null")
         if expected_id and data["id"] != expected_id:
             out.add(("id",), f"'{data['id']}' does not match the file name '{expected_id}.yaml'")
-        if not data["sides"]:
-            for path, line_text in _spoken_lines(data):
-                if "{" in line_text:
-                    out.add(path, "{side}/{other} only apply to stretches with sides: true")
+        _check_sides(data, out)
     if out.problems:
         raise CatalogError(out.problems)
     default_sets = {"default": 1, "min": 1, "max": 1}
+    setup, side_setup = list(data.get("setup") or ()), list(data.get("side_setup") or ())
+    if data["sides"] and not side_setup:
+        # an older file: its side lines start at the first line that names a side
+        at = next((i for i, line in enumerate(setup) if "{" in line), len(setup))
+        setup, side_setup = setup[:at], setup[at:]
+    breath = data["breath"]
     return Stretch(
         id=data["id"],
         name=data["name"],
@@ -465,18 +307,49 @@ def stretch_from_document(doc: Document, expected_id: str | None = None) -> Stre
         settle_seconds=float(data.get("settle_seconds", 5)),
         breath_in=data["breath"]["inhale"],
         breath_out=data["breath"]["exhale"],
-        setup=tuple(data["setup"]),
+        setup=tuple(setup),
         cues=tuple(data.get("cues") or ()),
         release=data.get("release"),
         cautions=tuple(Caution(c["tag"], c["say"]) for c in data.get("cautions") or ()),
         source=doc.file,
+        start=data.get("start"),
+        side_setup=tuple(side_setup),
+        alternating=bool(data.get("alternating", False)),
+        loads=tuple(data.get("loads") or ()),
+        family=data.get("family"),
+        breath_in_short=breath.get("inhale_short"),
+        breath_out_short=breath.get("exhale_short"),
+        lead=breath.get("lead", "exhale"),
     )
+
+
+def _check_sides(data: dict[str, Any], out: Collector) -> None:
+    """Where {side}/{other} may appear, and that a stretch has something to set it up with."""
+    alternating = bool(data.get("alternating"))
+    if not data.get("setup") and not data.get("start") and not data.get("side_setup"):
+        out.add((), "missing required key 'setup' (a stretch needs setup lines, a start shape, or both)")
+    if alternating and (data["sides"] or data["style"] == "hold"):
+        out.add(("alternating",), "alternating repetitions need sides: false and style reps or flow")
+    if alternating and "{side}" not in data["breath"]["exhale"]:
+        out.add(("breath", "exhale"), "an alternating stretch names each side: put {side} in the exhale line")
+    if data.get("side_setup") and not data["sides"]:
+        out.add(("side_setup",), "side_setup only applies to stretches with sides: true")
+    for i, line in enumerate(data.get("side_setup") or ()):
+        if "{side}" not in line and "{other}" not in line:
+            out.add(("side_setup", i), "a side line names its side with {side} or {other}")
+    if not data["sides"]:
+        for path, line_text in _spoken_lines(data):
+            if "{" in line_text and not (alternating and path[0] == "breath"):
+                out.add(path, "{side}/{other} only apply to stretches with sides: true")
 
 
 def _spoken_lines(data: dict[str, Any]) -> Iterable[tuple[PathKey, str]]:
     yield ("breath", "inhale"), data["breath"]["inhale"]
     yield ("breath", "exhale"), data["breath"]["exhale"]
-    for key in ("setup", "cues"):
+    for key in ("inhale_short", "exhale_short"):  # "lead" is a word, not a line
+        if data["breath"].get(key):
+            yield ("breath", key), data["breath"][key]
+    for key in ("setup", "side_setup", "cues"):
         for i, line in enumerate(data.get(key) or ()):
             yield (key, i), line
     if data.get("release"):
@@ -525,107 +398,30 @@ def routine_from_document(doc: Document, stretches: dict[str, Stretch], expected
     )
 
 
-# --------------------------------------------------------------------------- loading
+
+PHRASE_KINDS = ("breathe_in", "breathe_out", "hold", "release", "halfway", "encourage", "rest", "next")
+"""The pools of ``phrases.yaml``; ``next`` lines say the stretch's name with ``{name}``."""
 
 
-def bundled_catalog_dir() -> Path:
-    """The catalog shipped with the package (wheel), or the repository's own (source checkout)."""
-    here = Path(__file__).resolve().parent.parent  # the voiceguide package
-    for candidate in (here / "_catalog", here.parent / "catalog"):
-        if (candidate / "stretches").is_dir():
-            return candidate
-    raise CatalogError([Problem(str(here), None, None, "the bundled catalog is missing; reinstall voiceguide")])
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root.parent))
-    except ValueError:
-        return str(path)
-
-
-def load_catalog(root: Path | None = None) -> Catalog:
-    """Load every stretch and routine under ``root``; report all problems in all files at once."""
-    root = root or bundled_catalog_dir()
-    catalog = Catalog(root=root)
-    problems: list[Problem] = []
-    for path in sorted((root / "stretches").glob("*.yaml")):
-        try:
-            stretch = stretch_from_document(load_document(path, _display(path, root)), path.stem)
-            catalog.stretches[stretch.id] = stretch
-        except CatalogError as e:
-            problems += e.problems
-    for path in sorted((root / "routines").glob("*.yaml")):
-        try:
-            routine = routine_from_document(load_document(path, _display(path, root)), catalog.stretches, path.stem)
-            catalog.routines[routine.id] = routine
-        except CatalogError as e:
-            problems += e.problems
-    if problems:
-        raise CatalogError(problems)
-    return catalog
-
-
-def check_files(paths: Sequence[Path], catalog: Catalog) -> list[Problem]:
-    """Validate user stretch and routine files (told apart by their keys); return all problems."""
-    problems: list[Problem] = []
-    extra: dict[str, Stretch] = {}
-    docs: list[Document] = []
-    for path in paths:
-        try:
-            docs.append(load_document(path))
-        except CatalogError as e:
-            problems += e.problems
-    # stretches first, so a user's routine may use a user's stretch checked alongside it
-    for doc in docs:
-        if _is_routine(doc):
-            continue
-        try:
-            stretch = stretch_from_document(doc)
-            extra[stretch.id] = stretch
-        except CatalogError as e:
-            problems += e.problems
-    known = {**catalog.stretches, **extra}
-    for doc in docs:
-        if _is_routine(doc):
-            try:
-                routine_from_document(doc, known)
-            except CatalogError as e:
-                problems += e.problems
+def _phrase(value: Any) -> list[tuple[PathKey, str]]:
+    problems = text(value)
+    if not problems and "{" in value.replace("{name}", ""):
+        problems = [((), "only the {name} placeholder (in 'next' lines)")]
     return problems
 
 
-def _is_routine(doc: Document) -> bool:
-    return isinstance(doc.data, dict) and ("stretches" in doc.data or "title" in doc.data)
+check_phrases_shape = mapping([Field(kind, list_of(_phrase, non_empty=True)) for kind in PHRASE_KINDS])
 
 
-def resolve_routine(spec: str, catalog: Catalog) -> Routine:
-    """Turn what a user typed as ROUTINE into a routine.
-
-    A routine id, a stretch id (a one-stretch session), comma-separated stretch ids, or a path
-    to a routine YAML file.
-    """
-    path = Path(spec)
-    if spec.endswith((".yaml", ".yml")) or (("/" in spec or "\\" in spec) and path.exists()):
-        if not path.is_file():
-            raise UnknownIdError(f"{spec}: no such routine file")
-        return routine_from_document(load_document(path), catalog.stretches)
-    if spec in catalog.routines:
-        return catalog.routines[spec]
-    ids = [s.strip() for s in spec.split(",") if s.strip()]
-    if not ids:
-        raise UnknownIdError("no routine given")
-    if len(ids) == 1 and ids[0] not in catalog.stretches:
-        catalog.routine(ids[0])  # raises with suggestions across routines and stretches
-    stretches = [catalog.stretch(i) for i in ids]
-    if len(stretches) <= 3:
-        title = " and ".join(s.name for s in stretches) if len(stretches) == 2 else ", ".join(s.name for s in stretches)
-    else:
-        title = f"{stretches[0].name} and {len(stretches) - 1} more stretches"
-    return Routine(
-        id="-".join(ids) if len(ids) <= 3 else f"{ids[0]}-and-{len(ids) - 1}-more",
-        title=title,
-        description=f"A session of {title}.",
-        minutes=None,
-        items=tuple(RoutineItem(i) for i in ids),
-    )
+def phrases_from_document(doc: Document) -> dict[str, tuple[str, ...]]:
+    """Validate the phrase pools (every kind present, each a non-empty list of lines) and build them."""
+    out = Collector(doc)
+    out.extend(check_phrases_shape(doc.data))
+    if not out.problems:
+        for kind in PHRASE_KINDS:
+            for i, line in enumerate(doc.data[kind]):
+                if ("{name}" in line) != (kind == "next"):
+                    out.add((kind, i), "'next' lines say {name}; no other line does")
+    if out.problems:
+        raise CatalogError(out.problems)
+    return {kind: tuple(doc.data[kind]) for kind in PHRASE_KINDS}

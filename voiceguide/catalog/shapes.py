@@ -1,0 +1,127 @@
+"""Starting shapes: the positions a stretch starts from, and how the body moves between them.
+
+A stretch names the shape it starts from (``start``); its release brings the body back to it.
+When the next stretch starts from the same shape the session says so in one line instead of
+setting it up again, and when the shape changes it says how to get there safely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A shape the body rests in between stretches."""
+
+    id: str
+    level: str
+    """``lying``, ``floor`` (sitting or on hands and knees), ``chair`` or ``standing``."""
+    arrive: tuple[str, ...]
+    """Lines that set the shape up; the first gets the body there, the rest align it."""
+    stay: str
+    """Said when the body is already in this shape."""
+    loads: frozenset[str]
+    """Joints that carry weight in this shape: ``knees``, ``wrists``."""
+    rest: str
+    """The closing rest in this shape."""
+    farewell: str
+    """The last words of a session that ends in this shape."""
+
+
+_LYING_REST = "Let your whole body rest heavy on the mat."
+_LYING_BYE = "When you are ready, roll to your side and take your time coming up."
+
+SHAPES = {
+    s.id: s
+    for s in (
+        Shape("standing", "standing", ("Stand tall with your feet under your hips.",), "Stay standing tall.",
+              frozenset(), "Stand easy, your weight even on both feet.", "Carry this easy feeling into your day."),
+        Shape("chair", "chair", ("Sit near the front of your chair.", "Set both feet flat on the floor."),
+              "Stay sitting tall in your chair.", frozenset(), "Rest your hands in your lap.",
+              "Take one more easy breath before you carry on with your day."),
+        Shape("floor-sitting", "floor", ("Sit tall on the mat.",), "Stay sitting on the mat.", frozenset(),
+              "Rest your hands on your knees.", "Take your time before you get up."),
+        Shape("hands-and-knees", "floor",
+              ("Come onto your hands and knees.", "Stack your wrists under your shoulders.",
+               "Set your knees under your hips."),
+              "Stay on your hands and knees.", frozenset({"knees", "wrists"}),
+              "Sit back toward your heels and rest.", "Take your time before you get up."),
+        Shape("back-knees-bent", "lying", ("Lie on your back.", "Bend your knees and set your feet flat on the floor."),
+              "Stay on your back with your knees bent.", frozenset(), _LYING_REST, _LYING_BYE),
+        Shape("back-legs-long", "lying", ("Lie on your back.", "Stretch your legs out long."),
+              "Stay on your back with your legs long.", frozenset(), _LYING_REST, _LYING_BYE),
+        Shape("front", "lying", ("Lie on your front.", "Let your legs rest long behind you."),
+              "Stay lying on your front.", frozenset(), "Rest your forehead on your hands.", _LYING_BYE),
+        Shape("side-lying", "lying", ("Lie on your side with your knees bent.",), "Stay lying on your side.",
+              frozenset(), _LYING_REST, _LYING_BYE),
+    )
+}
+"""Every shape a stretch may start from, by id."""
+
+_UP_FROM_LYING = ("Roll onto your side.", "Press yourself up to sitting.")
+_TO_STANDING = ("Slowly come up to standing, with a hand on a chair if you like.",)
+_DOWN_TO_FLOOR = ("Slowly lower yourself down to the mat.",)
+
+
+def transition(before: Shape, after: Shape) -> tuple[tuple[str, ...], int]:
+    """How to get from ``before`` to ``after``: the lines to say, and how many of ``after``'s
+    arrive lines they already cover (those are not said again).
+
+    Nothing is said when the shapes are the same. The lines never pass through kneeling unless
+    ``after`` is itself on the hands and knees.
+    """
+    if before.id == after.id:
+        return (), 0
+    pair = (before.level, after.level)
+    on_back = {"back-knees-bent", "back-legs-long"}
+    if before.id in on_back and after.id in on_back:  # only the legs change
+        if after.id == "back-legs-long":
+            return ("Slide your legs out long.",), len(after.arrive)
+        return ("Bend your knees and set your feet flat on the floor.",), len(after.arrive)
+    if pair == ("lying", "lying"):
+        if after.id == "front":
+            return ("Roll over onto your front.",), 1
+        if after.id == "side-lying":
+            return (), 0
+        return ("Roll over onto your back.",), 1
+    if pair == ("lying", "floor"):
+        if after.id == "hands-and-knees":
+            if before.id == "front":
+                return ("Press yourself back onto your hands and knees.",), 1
+            return ("Roll onto your side.", "Press yourself up onto your hands and knees."), 1
+        return _UP_FROM_LYING, 0
+    if pair == ("floor", "lying"):
+        if after.id == "front":
+            return ("Lower yourself down onto your front.",), 1
+        first = ("Sit down to one side of your feet.",) if before.id == "hands-and-knees" else ()
+        if after.id == "side-lying":
+            return (*first, "Lower yourself down onto the mat."), 0
+        return (*first, "Lower yourself onto your back."), 1
+    if pair == ("floor", "floor"):
+        if after.id == "floor-sitting":
+            return ("Sit down to one side of your feet.",), 0
+        return (), 0
+    if before.level in ("lying", "floor") and after.level in ("chair", "standing"):
+        up: tuple[str, ...] = _UP_FROM_LYING if before.level == "lying" else ()
+        if before.id == "hands-and-knees":
+            up = ("Walk your hands back toward your knees.",)
+        return (*up, *_TO_STANDING), 0
+    if pair == ("chair", "standing"):
+        return ("Slowly stand up, with a hand on your chair.",), 0
+    if pair == ("standing", "chair"):
+        return ("Sit down near the front of your chair.",), 1
+    return _DOWN_TO_FLOOR, 0  # from the chair or standing, down to the floor
+
+
+DEFAULT_SHAPE = {
+    "standing": "standing",
+    "seated": "chair",
+    "seated-floor": "floor-sitting",
+    "kneeling": "hands-and-knees",
+    "lunge": "hands-and-knees",
+    "supine": "back-knees-bent",
+    "prone": "front",
+    "side-lying": "side-lying",
+}
+"""The shape a position starts from when a stretch does not name one (for its level and loads)."""

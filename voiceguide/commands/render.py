@@ -1,0 +1,107 @@
+"""``voiceguide render``: a session as an MP3 with chapters, tags and podcast loudness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from voiceguide.catalog.load import resolve_routine
+from voiceguide.commands.options import (
+    adapt_options,
+    breath_option,
+    catalog_of,
+    clock,
+    compose_options,
+    minutes_option,
+    open_speech,
+    voice_options,
+)
+
+
+@click.command()
+@click.argument("routine")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None, help="MP3 path (default: output/ROUTINE.mp3)."
+)
+@minutes_option
+@breath_option
+@adapt_options
+@voice_options
+@click.option("--bitrate", default="64k", show_default=True, help="MP3 bitrate, e.g. 64k or 128k.")
+@click.option(
+    "--loudness",
+    type=click.FloatRange(-30, -10),
+    default=-16.0,
+    show_default=True,
+    help="Integrated loudness target in LUFS.",
+)
+@click.option("--no-chimes", is_flag=True, help="No tones at transitions and holds.")
+@click.option(
+    "--music",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A music file looped under the session, ducked under speech.",
+)
+@click.option(
+    "--timeline", "timeline_path", type=click.Path(path_type=Path), help="Also write the timed script (JSON)."
+)
+@click.option(
+    "--captions", "captions_path", type=click.Path(path_type=Path), help="Also write captions (.vtt or .srt)."
+)
+@click.pass_context
+def render(
+    ctx: click.Context,
+    routine: str,
+    output: Path | None,
+    minutes: float | None,
+    breath: tuple[float, float],
+    engine: str | None,
+    voice: str | None,
+    rate: int,
+    volume: float,
+    no_cache: bool,
+    jobs: int,
+    bitrate: str,
+    loudness: float,
+    no_chimes: bool,
+    music: Path | None,
+    timeline_path: Path | None,
+    captions_path: Path | None,
+) -> None:
+    """Render ROUTINE to an MP3 with chapters, tags and podcast loudness.
+
+    ROUTINE is a routine id, a stretch id, comma-separated stretch ids, or a routine YAML file.
+    """
+    if captions_path is not None and captions_path.suffix.lower() not in (".vtt", ".srt"):
+        raise click.BadParameter("captions file must end in .vtt or .srt", param_hint="--captions")
+    from voiceguide.progress import progress_display
+    from voiceguide.sound.audio import AudioOptions, parse_bitrate
+    from voiceguide.sound.render import render as render_session
+
+    audio = AudioOptions(parse_bitrate(bitrate), loudness, not no_chimes, music)
+    catalog = catalog_of(ctx)
+    spec = resolve_routine(routine, catalog)
+    if output is None:
+        output = Path("output") / f"{spec.id}.mp3"
+        output.parent.mkdir(exist_ok=True)
+    with open_speech(engine, voice, rate, volume, no_cache, jobs) as speech, progress_display() as progress:
+        result = render_session(
+            spec,
+            catalog,
+            output,
+            speech,
+            compose_options=compose_options(ctx, minutes, breath),
+            audio_options=audio,
+            timeline_path=timeline_path,
+            captions_path=captions_path,
+            progress=progress,
+        )
+    tl = result.timeline
+    click.echo(
+        f"Wrote {result.path}: {clock(tl.duration_s)}, {len(tl.chapters)} chapters, "
+        f"{result.size_bytes / 1024 / 1024:.1f} MB, in {result.seconds_taken:.1f} s; voice: {speech.label}"
+    )
+
+
+COMMANDS = [render]
