@@ -30,18 +30,16 @@ from rich.console import Console
 from voiceguide.catalog.load import resolve_routine
 from voiceguide.catalog.types import Catalog
 from voiceguide.cli import main
+from voiceguide.live.backends import open_sink, platform_backends
 from voiceguide.live.clock import FakeClock, MonotonicClock
 from voiceguide.live.display import PlainDisplay, RichDisplay
 from voiceguide.live.guide import Guide
 from voiceguide.live.keys import KeyReader
+from voiceguide.live.players import SubprocessSink
 from voiceguide.live.scheduler import Command, CueEvent, PlaybackResult, Scheduler
 from voiceguide.live.session import LiveSession
-from voiceguide.live.sinks import (
-    NoAudioDeviceError,
-    SubprocessSink,
-    open_sink,
-    platform_backends,
-)
+from voiceguide.live.sinks import NoAudioDeviceError
+from voiceguide.live.stream import BLOCK, DELAY_S, PREFILL_S, PipeOutput, StreamSink
 from voiceguide.session.compose import ComposeOptions, compose
 from voiceguide.session.timeline import Chapter, Cue, Timeline
 from voiceguide.sound.audio import AudioOptions, SessionAudio
@@ -77,7 +75,10 @@ class FakeSink:
         self.stops: list[float] = []
         self.failure: str | None = None
 
-    def play(self, pcm: np.ndarray) -> None:
+    def start(self) -> None:
+        pass
+
+    def play(self, pcm: np.ndarray, at: float | None = None) -> None:
         self.plays.append((self.clock.now(), pcm))
         self.clock.advance(self.latency_s)
 
@@ -474,6 +475,15 @@ def fake_player(folder: Path, name: str, body: str) -> Path:
     return path
 
 
+UNPLUGGED_PLAYER = """
+received = 0
+while chunk := sys.stdin.buffer.read1(65536):
+    received += len(chunk)
+    if received > 20000:  # the probe's tenth of a second passes, the stream fails half a second in
+        print('aplay: pcm_write: device unplugged', file=sys.stderr)
+        sys.exit(1)
+"""
+
 RECORDING_PLAYER = """
 data = sys.stdin.buffer.read()
 out = os.environ["FAKE_PLAYER_DIR"]
@@ -508,8 +518,9 @@ def test_a_player_that_cannot_reach_a_device_is_reported_before_the_session(
 
 
 @pytest.mark.skipif(not POSIX, reason="stand-in players are POSIX scripts")
-def test_subprocess_player_gets_the_exact_samples_on_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A whole (short) session at speed 1 through SessionAudio and a stand-in aplay."""
+def test_one_stream_carries_every_sound_at_its_own_sample(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A whole (short) session at speed 1 through SessionAudio and a stand-in aplay: one player
+    process for the session, every sound in its stream exactly, as far from the first as its cue."""
     bin_dir, out_dir = tmp_path / "bin", tmp_path / "out"
     bin_dir.mkdir()
     out_dir.mkdir()
@@ -517,14 +528,14 @@ def test_subprocess_player_gets_the_exact_samples_on_time(monkeypatch: pytest.Mo
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setenv("FAKE_PLAYER_DIR", str(out_dir))
     monkeypatch.setitem(sys.modules, "sounddevice", None)
-    cues = (
-        Cue(0.0, 0.9, "speech", "intro", "Welcome to the test.", None),
-        Cue(0.9, 1.2, "silence", "pause", None, None),
-        Cue(1.2, 1.6, "tone", "hold-start", None, 0),
-        Cue(1.6, 2.2, "speech", "setup", "Sit tall.", 0),
-        Cue(2.2, 2.5, "silence", "hold", None, 0),
+    cues = (  # as long as the tone engine's clips, so no two sounds overlap
+        Cue(0.0, 1.3, "speech", "intro", "Welcome to the test.", None),
+        Cue(1.3, 1.6, "silence", "pause", None, None),
+        Cue(1.6, 2.0, "tone", "hold-start", None, 0),
+        Cue(2.0, 2.7, "speech", "setup", "Sit tall.", 0),
+        Cue(2.7, 3.0, "silence", "hold", None, 0),
     )
-    tl = Timeline("Test", "test", 2.5, (Chapter("Sit", "sit", 1.2, 2.5),), cues)
+    tl = Timeline("Test", "test", 3.0, (Chapter("Sit", "sit", 1.6, 3.0),), cues)
     engine = ToneEngine(VoiceSettings())
     speech = Speech(ToneEngine, VoiceSettings(), cache=None)
     from voiceguide.voice.speech import clip_from_audio
@@ -540,20 +551,33 @@ def test_subprocess_player_gets_the_exact_samples_on_time(monkeypatch: pytest.Mo
         sink.close()
     assert result.ending == "finished" and result.max_drift_s < DRIFT_BOUND_S
     received = sorted(out_dir.glob("*.pcm"))
-    silent_probe = [p for p in received if not np.frombuffer(p.read_bytes(), "<i2").any()]
-    played = [np.frombuffer(p.read_bytes(), "<i2") for p in received if p not in silent_probe]
-    expected = [audio.sound_for(c) for c in cues if c.kind != "silence"]
-    assert len(played) == len(expected) == 3
-    for got, want in zip(played, expected):
-        assert want is not None and np.array_equal(got, want)
+    assert len(received) == 2  # the probe before the session, then one stream for all of it
+    probe, stream = (np.frombuffer(p.read_bytes(), "<i2") for p in received)
+    assert not probe.any()
+    sounding = [(c, audio.sound_for(c)) for c in cues if c.kind != "silence"]
+    first = sounding[0][1]
+    assert first is not None
+    origin = int(np.flatnonzero(stream)[0]) - int(np.flatnonzero(first)[0])
+    heard = np.zeros(len(stream), dtype=bool)
+    for (cue, pcm), event in zip(sounding, [e for e in result.events if e.cue.kind != "silence"]):
+        assert pcm is not None
+        expected = origin + round(cue.start_s * SAMPLE_RATE)
+        if event.actual_s - event.scheduled_s < DELAY_S - 0.01:  # handed over in time: placed to the sample
+            at = [expected + d for d in (-1, 0, 1)
+                  if np.array_equal(stream[expected + d : expected + d + len(pcm)], pcm)]
+        else:  # a hand-over later than the stream's delay (a stalled machine) is played whole, a little late
+            at = [i for i in range(expected, expected + SAMPLE_RATE)
+                  if np.array_equal(stream[i : i + len(pcm)], pcm)][:1]
+        assert len(at) == 1, cue
+        heard[at[0] : at[0] + len(pcm)] = True
+    assert not stream[~heard].any()  # silence between the sounds, nothing else
 
 
 @pytest.mark.skipif(not POSIX, reason="stand-in players are POSIX scripts")
 def test_a_player_failing_mid_session_stops_it_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fake_player(tmp_path, "aplay", "data = sys.stdin.buffer.read()\nif len(data) > 4000:\n"
-                                   "    print('aplay: pcm_write: device unplugged', file=sys.stderr)\n    sys.exit(1)")
+    fake_player(tmp_path, "aplay", UNPLUGGED_PLAYER)
     monkeypatch.setenv("PATH", str(tmp_path))
-    sink = SubprocessSink("aplay", ["aplay"], via_stdin=True)
+    sink = StreamSink(PipeOutput("aplay", ["aplay"]))
     try:
         sink.play(np.ones(SAMPLE_RATE, dtype=np.int16))
         deadline = time.monotonic() + 10
@@ -600,16 +624,43 @@ def test_a_file_player_gets_wav_files_written_ahead(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.skipif(not POSIX, reason="stand-in players are POSIX scripts")
-def test_stop_silences_a_player_without_calling_it_a_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
+def test_stop_silences_the_stream_and_keeps_it_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    pids, out = tmp_path / "pids", tmp_path / "stream.pcm"
     fake_player(tmp_path, "aplay", f"open({str(pids)!r} + '/' + str(os.getpid()), 'w').close()\n"
-                                   "while sys.stdin.buffer.read(2048):\n    time.sleep(0.05)")
+                                   f"with open({str(out)!r}, 'ab') as f:\n"
+                                   "    while chunk := sys.stdin.buffer.read1(65536):\n        f.write(chunk)\n"
+                                   "        f.flush()")
     pids.mkdir()
     monkeypatch.setenv("PATH", str(tmp_path))
-    sink = SubprocessSink("aplay", ["aplay"], via_stdin=True)
+    sink = StreamSink(PipeOutput("aplay", ["aplay"]))
     try:
-        sink.play(np.ones(SAMPLE_RATE * 10, dtype=np.int16))  # ten seconds, read slowly
+        out.unlink()  # the probe's silence
+        sink.start()
+        sink.play(np.ones(SAMPLE_RATE * 10, dtype=np.int16), time.monotonic())  # ten seconds
         time.sleep(0.5)
+        sink.stop()
+        stopped = out.stat().st_size
+        time.sleep(0.5)
+        sink.check()  # stopped on purpose: no error
+        assert out.stat().st_size > stopped  # the stream goes on, with silence
+        assert len(list(pids.iterdir())) == 2  # the probe, then one player for the whole stream
+    finally:
+        sink.close()
+    stream = np.frombuffer(out.read_bytes(), "<i2")
+    played = np.flatnonzero(stream)
+    assert 0.4 * SAMPLE_RATE < len(played) < 0.5 * SAMPLE_RATE + 3 * BLOCK + (DELAY_S + PREFILL_S) * SAMPLE_RATE
+    assert played[-1] - played[0] + 1 == len(played)  # one stretch of sound, cut at the stop
+    assert all(not _alive(int(p.name)) for p in pids.iterdir())
+
+
+@pytest.mark.skipif(not POSIX, reason="stand-in players are POSIX scripts")
+def test_stop_kills_a_file_player_without_calling_it_a_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake_player(tmp_path, "afplay", "time.sleep(0 if os.path.getsize(sys.argv[1]) < 10000 else 30)")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    sink = SubprocessSink("afplay", ["afplay"])
+    try:
+        sink.play(np.ones(SAMPLE_RATE * 10, dtype=np.int16))
+        time.sleep(0.3)
         playing = list(sink._playing)
         assert len(playing) == 1
         started = time.monotonic()
@@ -618,10 +669,8 @@ def test_stop_silences_a_player_without_calling_it_a_failure(monkeypatch: pytest
         assert time.monotonic() - started < 2
         time.sleep(0.2)
         sink.check()  # killed on purpose: no error
-        assert sink._ready is not None and sink._ready.proc.poll() is None  # the next player waits
     finally:
         sink.close()
-    assert all(not Path(f"/proc/{p.name}").exists() or not _alive(int(p.name)) for p in pids.iterdir())
 
 
 def _alive(pid: int) -> bool:
@@ -635,25 +684,67 @@ def _alive(pid: int) -> bool:
 
 def test_the_command_offers_every_backend_the_library_knows() -> None:
     from voiceguide.commands import live as command
-    from voiceguide.live import sinks as live
+    from voiceguide.live import backends as live
 
     assert command.BACKENDS == live.BACKENDS
     assert set(live.platform_backends("linux")) | set(live.platform_backends("darwin")) | set(
         live.platform_backends("win32")) == set(live.BACKENDS) - {"auto"}
 
 
+class FakeOutputStream:
+    """sounddevice.OutputStream as PortAudio drives it: a thread asking for each block on time."""
+
+    def __init__(self, *, samplerate: int, channels: int, dtype: str, latency: float, blocksize: int,
+                 callback: Callable[..., None]) -> None:
+        assert (samplerate, channels, dtype) == (SAMPLE_RATE, 1, "int16")
+        self.latency, self.blocksize, self.callback = 0.05, blocksize, callback
+        self.blocks: list[np.ndarray] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        for k in itertools.count():
+            if self._stop.wait(max(0.0, start + k * self.blocksize / SAMPLE_RATE - time.monotonic())):
+                return
+            out = np.full((self.blocksize, 1), 99, dtype=np.int16)  # whatever was there before
+            self.callback(out, self.blocksize, types.SimpleNamespace(outputBufferDacTime=0, currentTime=0), None)
+            self.blocks.append(out[:, 0].copy())
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def close(self) -> None:
+        pass
+
+
 def test_sounddevice_is_used_when_it_imports_and_has_an_output(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, int]] = []
+    checks: list[int] = []
+    streams: list[FakeOutputStream] = []
     fake = types.ModuleType("sounddevice")
-    fake.check_output_settings = lambda **kw: calls.append(("check", kw["samplerate"]))
-    fake.play = lambda data, rate, blocking: calls.append(("play", len(data)))
-    fake.stop = lambda: calls.append(("stop", 0))
+    fake.check_output_settings = lambda **kw: checks.append(kw["samplerate"])
+    fake.OutputStream = lambda **kw: streams.append(FakeOutputStream(**kw)) or streams[-1]
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
-    sink = open_sink("auto")
-    assert sink.name == "sounddevice"
-    sink.play(np.zeros(100, dtype=np.int16))
-    sink.stop()
-    assert calls == [("check", SAMPLE_RATE), ("play", 100), ("stop", 0)]
+    sink = open_sink("sounddevice")
+    assert sink.name == "sounddevice" and checks == [SAMPLE_RATE]
+    sound = np.arange(1, 4001, dtype=np.int16)
+    try:
+        sink.start()
+        due = time.monotonic() + 0.2
+        heard = sink.play(sound, due)
+        assert heard is not None and heard - due == pytest.approx(DELAY_S + 0.05 + 2 * BLOCK / SAMPLE_RATE)
+        time.sleep(0.6)
+        sink.check()
+    finally:
+        sink.close()
+    stream = np.concatenate(streams[0].blocks)
+    played = np.flatnonzero(stream)
+    assert np.array_equal(stream[played[0] : played[0] + len(sound)], sound)  # whole, in one piece
+    assert len(played) == len(sound)  # and nothing else: silence around it
 
     def no_device(**_: object) -> None:
         raise ValueError("No output device matching ''")
@@ -772,8 +863,7 @@ def test_play_in_process_reports_missing_audio_and_bad_paths(monkeypatch: pytest
 @pytest.mark.skipif(not POSIX, reason="stand-in players are POSIX scripts")
 def test_a_device_lost_during_play_ends_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                       tone_cache: Path) -> None:
-    fake_player(tmp_path, "aplay", "data = sys.stdin.buffer.read()\nif len(data) > 4000:\n"
-                                   "    print('aplay: pcm_write: device unplugged', file=sys.stderr)\n    sys.exit(1)")
+    fake_player(tmp_path, "aplay", UNPLUGGED_PLAYER)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setitem(sys.modules, "sounddevice", None)
     monkeypatch.setenv("VOICEGUIDE_ENGINE", "tone")
@@ -980,6 +1070,6 @@ def test_play_with_the_real_speech_engine(tmp_path: Path) -> None:
 
 def test_the_command_line_offers_every_backend_the_player_knows() -> None:
     from voiceguide.commands import live as command
-    from voiceguide.live import sinks as live
+    from voiceguide.live import backends as live
 
     assert command.BACKENDS == live.BACKENDS

@@ -64,9 +64,9 @@ def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[
     Ctrl-C stops. ROUTINE is a routine id, a stretch id, comma-separated stretch ids, or a
     routine YAML file.
     """
+    from voiceguide.live.backends import open_sink
     from voiceguide.live.display import clock_text, make_display
     from voiceguide.live.session import LiveSession
-    from voiceguide.live.sinks import open_sink
     from voiceguide.progress import progress_display
     from voiceguide.sound.audio import AudioOptions, SessionAudio
     from voiceguide.sound.render import compose_spoken

@@ -44,12 +44,16 @@ class Command(enum.Enum):
 
 @dataclass(frozen=True)
 class CueEvent:
-    """One cue as it was started: when it was due and when it began, in wall seconds since playback began."""
+    """One cue as it was started, in wall seconds since playback began."""
 
     index: int
     cue: Cue
     scheduled_s: float
+    """When it was due."""
     actual_s: float
+    """When the scheduler handed it over."""
+    heard_s: float | None = None
+    """When its sound reaches the speaker, where the sound backend reports its stream latency."""
 
     @property
     def drift_s(self) -> float:
@@ -65,6 +69,7 @@ class CueEvent:
             "start_s": round(self.cue.start_s, 3),
             "scheduled_s": round(self.scheduled_s, 6),
             "actual_s": round(self.actual_s, 6),
+            "heard_s": None if self.heard_s is None else round(self.heard_s, 6),
         }
 
 
@@ -218,6 +223,8 @@ class Scheduler:
         """Play the whole timeline (or until quit); return every cue's scheduled and actual start."""
         cues = self.timeline.cues
         speed = self.speed
+        if self.sink is not None:
+            self.sink.start()
         self._t0 = self._origin = self.clock.now()
         self._running = True
         i = 0
@@ -251,18 +258,19 @@ class Scheduler:
             self._running = False
             self._paused_at = position
             self.ending = ending
-            if self.sink is not None:
-                self.sink.stop()
+            if self.sink is not None and not (ending == "finished" and i >= len(cues)):
+                self.sink.stop()  # a session that ran to its end lets its last line play out
         return PlaybackResult(self.events, position, self.clock.now() - self._t0, ending)
 
     def _start(self, i: int, deadline: float) -> None:
         cue = self.timeline.cues[i]
+        heard = None
         if self.sound_for is not None and self.sink is not None:
             pcm = self.sound_for(cue)
             if pcm is not None and len(pcm):
-                self.sink.play(pcm)
+                heard = self.sink.play(pcm, deadline)
         actual = self.clock.now()
-        event = CueEvent(i, cue, deadline - self._t0, actual - self._t0)
+        event = CueEvent(i, cue, deadline - self._t0, actual - self._t0, None if heard is None else heard - self._t0)
         self.events.append(event)
         self.display.cue(event)
         if self.sink is not None:
@@ -286,7 +294,7 @@ class Scheduler:
                 pcm = self.sound_for(cue)
                 offset = round((position - cue.start_s) * SAMPLE_RATE)
                 if pcm is not None and offset < len(pcm):
-                    self.sink.play(pcm[offset:])
+                    self.sink.play(pcm[offset:], now)
 
     def jump_target(self, command: Command, position: float) -> float | None:
         """Script position of the next or previous stretch from ``position``, or None to stay.
