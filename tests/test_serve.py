@@ -3,6 +3,7 @@ per-request feed, and paths that try to leave the pack's folder."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -50,15 +51,24 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return result.folder
 
 
-@pytest.fixture(scope="module")
-def server(folder: Path) -> Iterator[PackServer]:
+@contextlib.contextmanager
+def serving(folder: Path) -> Iterator[PackServer]:
+    """A real server for FOLDER on a free port of 127.0.0.1, in a thread, shut down afterwards."""
     srv = make_server(folder, "127.0.0.1", 0)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def server(folder: Path) -> Iterator[PackServer]:
+    with serving(folder) as srv:
+        yield srv
 
 
 def get(server: PackServer, path: str, headers: dict[str, str] | None = None,

@@ -6,16 +6,16 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from voiceguide.podcast import serve as serve_module
-from voiceguide.podcast.serve import PackServer, make_server, reach_note
+from voiceguide.podcast.serve import PackServer, reach_note
 
 from .test_pack import build_tone_pack
+from .test_serve import serving
 
 MP3 = "/episodes/01-tilts-and-rolls.mp3"
 
@@ -27,13 +27,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def server(folder: Path) -> Iterator[PackServer]:
-    srv = make_server(folder, "127.0.0.1", 0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with serving(folder) as srv:
+        yield srv
 
 
 def request(server: PackServer, path: str, headers: dict[str, str] | None = None,
