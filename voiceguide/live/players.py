@@ -22,7 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from voiceguide.live.sinks import BackendUnavailable, NoAudioDeviceError, Pcm, hint, last_line, named, wav_bytes
+from voiceguide.live.sinks import (
+    BackendUnavailable,
+    NoAudioDeviceError,
+    Pcm,
+    hint,
+    last_line,
+    named,
+    probe_player,
+    wav_bytes,
+)
 from voiceguide.voice.speech import SAMPLE_RATE
 
 FILE_PLAYERS: dict[str, list[str]] = {"afplay": ["afplay"]}
@@ -49,7 +58,21 @@ class _Files:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class SubprocessSink:
+class _FilePlayback:
+    """What the players of prepared files share: every sound written as a WAV before the session."""
+
+    _files: _Files
+
+    def prepare(self, sounds: Sequence[Pcm]) -> None:
+        """Write the WAV files ahead of time."""
+        for pcm in sounds:
+            self._files.path_for(pcm)
+
+    def start(self) -> None:
+        """Nothing to start: each sound starts its own player."""
+
+
+class SubprocessSink(_FilePlayback):
     """A system player process per sound, given a WAV file written ahead of time.
 
     A player that fails is noted and reported by :meth:`check`; one killed by :meth:`stop` is not.
@@ -80,25 +103,8 @@ class SubprocessSink:
 
     def _probe(self, timeout_s: float) -> None:
         """Play 50 ms of silence: a player that cannot reach a device says so here, before the session."""
-        try:
-            proc = self._spawn(self._files.path_for(np.zeros(SAMPLE_RATE // 20, dtype=np.int16)))
-            out = proc.communicate(timeout=timeout_s)[1]
-        except FileNotFoundError:
-            raise BackendUnavailable("not installed") from None
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise BackendUnavailable(f"did not play a test sound within {timeout_s:g} s") from None
-        if proc.returncode != 0:
-            raise BackendUnavailable(last_line(out) or f"exit status {proc.returncode}")
-
-    def prepare(self, sounds: Sequence[Pcm]) -> None:
-        """Write the WAV files ahead of time."""
-        for pcm in sounds:
-            self._files.path_for(pcm)
-
-    def start(self) -> None:
-        pass
+        silence = self._files.path_for(np.zeros(SAMPLE_RATE // 20, dtype=np.int16))
+        probe_player(lambda: self._spawn(silence), timeout_s)
 
     def play(self, pcm: Pcm, at: float | None = None) -> float | None:
         proc = self._spawn(self._files.path_for(pcm))
@@ -144,7 +150,7 @@ class SubprocessSink:
         self._files.remove()
 
 
-class WinsoundSink:
+class WinsoundSink(_FilePlayback):
     """Windows' built-in player: asynchronous PlaySound of WAV files written ahead of time."""
 
     name = "winsound"
@@ -160,13 +166,6 @@ class WinsoundSink:
         except RuntimeError as e:
             self.close()
             raise BackendUnavailable(str(e)) from None
-
-    def prepare(self, sounds: Sequence[Pcm]) -> None:
-        for pcm in sounds:
-            self._files.path_for(pcm)
-
-    def start(self) -> None:
-        pass
 
     def play(self, pcm: Pcm, at: float | None = None) -> float | None:
         flags = self._ws.SND_FILENAME | self._ws.SND_ASYNC | self._ws.SND_NODEFAULT

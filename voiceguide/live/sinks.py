@@ -8,7 +8,9 @@ winsound), and :mod:`~voiceguide.live.backends` picks one for the platform.
 from __future__ import annotations
 
 import io
+import subprocess
 import wave
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -42,6 +44,28 @@ def named(name: str, detail: str) -> str:
 def last_line(data: bytes) -> str:
     lines = [x.strip() for x in data.decode(errors="replace").splitlines() if x.strip()]
     return lines[-1] if lines else ""
+
+
+def probe_player(
+    spawn: Callable[[], subprocess.Popen[bytes]],
+    timeout_s: float,
+    data: bytes | None = None,
+    message: Callable[[bytes], str] = last_line,
+) -> None:
+    """Run a player on a short test sound (``data`` on its stdin, if any), so a player that
+    cannot reach a device says so before the session: :class:`BackendUnavailable` with its reason."""
+    try:
+        proc = spawn()
+    except FileNotFoundError:
+        raise BackendUnavailable("not installed") from None
+    try:
+        err = proc.communicate(data, timeout=timeout_s)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise BackendUnavailable(f"did not play a test sound within {timeout_s:g} s") from None
+    if proc.returncode != 0:
+        raise BackendUnavailable(message(err) or f"exit status {proc.returncode}")
 
 
 class AudioSink(Protocol):

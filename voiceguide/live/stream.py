@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voiceguide.live.sinks import BackendUnavailable, NoAudioDeviceError, Pcm, hint, last_line, named
+from voiceguide.live.sinks import BackendUnavailable, NoAudioDeviceError, Pcm, hint, last_line, named, probe_player
 from voiceguide.voice.speech import SAMPLE_RATE
 
 BLOCK = SAMPLE_RATE // 100
@@ -227,18 +227,7 @@ class PipeOutput:
 
     def _probe(self, timeout_s: float) -> None:
         """Play 50 ms of silence: a player that cannot reach a device says so here, before the session."""
-        try:
-            proc = self._spawn()
-        except FileNotFoundError:
-            raise BackendUnavailable("not installed") from None
-        try:
-            err = proc.communicate(bytes(2 * (SAMPLE_RATE // 10)), timeout=timeout_s)[1]
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise BackendUnavailable(f"did not play a test sound within {timeout_s:g} s") from None
-        if proc.returncode != 0:
-            raise BackendUnavailable(_message(err) or f"exit status {proc.returncode}")
+        probe_player(self._spawn, timeout_s, bytes(2 * (SAMPLE_RATE // 10)), _message)
 
     def start(self, fill: Fill) -> None:
         try:
