@@ -117,7 +117,8 @@ def test_a_squeezed_breath_is_found_onset_to_onset() -> None:
                .line("Breathe out.", 1.0).silence(3.0)
                .line("Breathe in slowly.", 1.2).silence(2.0).line("Breathe out slowly.", 1.2).silence(1.0)
                .line("Breathe in and lift.", 1.0).silence(0.5).line("Breathe in again.", 1.0).silence(0.5)
-               .line("Breathe out.", 1.0))
+               .line("Breathe out.", 1.0).silence(2.0)
+               .line("Breathe in, just long enough.", 1.0).silence(1.5).line("Breathe out.", 1.0))
     m = session.measure()
     assert [(a, b) for _, a, b, _ in m.squeezed] == [("Breathe in.", "Breathe out."),
                                                      ("Breathe in again.", "Breathe out.")]
