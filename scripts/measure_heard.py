@@ -185,12 +185,13 @@ def place_lines(lines: list[Line], runs: Sequence[tuple[float, float]], tones: S
     """Set each line's onset and offset from the audio; return the boundaries between consecutive lines
     that no chime separates."""
     boundaries: list[Boundary] = []
-    for i, line in enumerate(lines):
-        prev_end = lines[i - 1].end_s if i else 0.0
+    for i, line in enumerate(lines):  # the sound before and after a line may be a line or a chime
+        prev_end = max([lines[i - 1].end_s if i else 0.0] + [t1 for _, t1 in tones if t1 <= line.start_s])
         a, b = silence_between(runs, max(prev_end, line.start_s - 1.0), line.start_s)
         if b > a:
             line.onset_s = b
-        nxt = lines[i + 1].start_s if i + 1 < len(lines) else duration_s
+        nxt = min([lines[i + 1].start_s if i + 1 < len(lines) else duration_s]
+                  + [t0 for t0, _ in tones if t0 >= line.end_s])
         a, b = silence_between(runs, line.end_s, min(nxt, line.end_s + 1.0))
         if b > a:
             line.offset_s = a
@@ -218,7 +219,7 @@ def speech_runs(runs: Sequence[tuple[float, float]], duration_s: float, pause_s:
 
 
 def _starts(text: str, words: str) -> bool:
-    return text.lower().startswith(words)
+    return re.match(words + r"\b", text.lower()) is not None
 
 
 def squeezed_breaths(lines: Sequence[Line], min_s: float = MIN_BREATH_S) -> list[tuple[float, str, str, float]]:
@@ -389,7 +390,7 @@ def render(session: str, folder: Path, engine: str, reuse: bool = False) -> tupl
     done = subprocess.run([*cli, "render", *words, "--engine", engine, "-o", str(mp3), "--timeline", str(timeline)],
                           capture_output=True, text=True, cwd=REPO)
     if done.returncode != 0:
-        raise RuntimeError(f"{session}: render failed: {done.stderr.strip()[-400:]}")
+        raise RuntimeError(f"render failed: {done.stderr.strip()[-400:]}")
     return mp3, timeline
 
 
@@ -439,7 +440,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = args.out or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         for session in sessions:
-            mp3, timeline = render(session, folder, args.engine, args.reuse)
+            try:
+                mp3, timeline = render(session, folder, args.engine, args.reuse)
+            except (RuntimeError, subprocess.CalledProcessError) as err:
+                said = err.stderr.strip() if isinstance(err, subprocess.CalledProcessError) else str(err)
+                print(f"error: {session}: {said}", file=sys.stderr)
+                return 2
             results.append(measure(session, decode(mp3), json.loads(timeline.read_text(encoding="utf-8"))))
             if not args.json:
                 print(f"measured {session}", file=sys.stderr, flush=True)

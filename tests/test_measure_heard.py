@@ -174,3 +174,13 @@ def test_a_tone_session_measured_end_to_end(tmp_path: Path, capsys: pytest.Captu
     assert m["short_boundaries"] <= sum(gap < mh.MIN_GAP_S + 0.025 for gap in planned)
     assert m["duration_s"] == pytest.approx(180.0, abs=0.05) and m["duration_ok"]
     assert status == (1 if m["failures"] else 0) and report["pass"] is not bool(m["failures"])
+
+
+def test_a_line_after_a_chime_begins_where_the_silence_after_the_chime_ends() -> None:
+    """Onsets come from the audio's silences; the silence before a chime is not the one before the line."""
+    lines = [mh.Line("Breathe into the belly.", 0.0, 1.0), mh.Line("Breathe out.", 1.9, 2.9)]
+    runs = [(1.0, 1.5), (1.7, 1.95)]  # line, silence, chime 1.5-1.7, silence, line (its onset 50 ms late)
+    boundaries = mh.place_lines(lines, runs, [(1.5, 1.7)], 3.0)
+    assert boundaries == []  # the chime separates them
+    assert lines[1].onset_s == 1.95 and lines[0].offset_s == 1.0
+    assert mh.squeezed_breaths(lines) == []  # "Breathe into" is not "Breathe in"
