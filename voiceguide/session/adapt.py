@@ -2,14 +2,18 @@
 
 Each stretch with an avoided caution is swapped for the closest safe stretch that works the same
 area (same main focus first, then shared focus, style and position); where no safe stretch works
-that area, it is left out. The session says once, gently, what changed and why.
+that area, it is left out. When the swaps would send the body between the floor, the chair and
+standing more often than it needs, the stretches are regrouped so it travels once. The session
+says plainly, once, what it spares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
+from voiceguide.catalog.shapes import DEFAULT_SHAPE, SHAPES
 from voiceguide.catalog.types import CAUTION_TAGS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
 from voiceguide.errors import VoiceguideError
 from voiceguide.session.words import join_words
@@ -44,6 +48,53 @@ class Change:
     @property
     def reason(self) -> str:
         return " and ".join(REASONS[t] for t in self.tags)
+
+
+SPARED = {
+    "knees": "Nothing today kneels or puts weight through your knees.",
+    "wrists": "Nothing today puts weight on your hands.",
+    "neck": "Nothing today asks you to tip or turn your head far.",
+    "balance": "Nothing today asks you to balance.",
+}
+"""What a session avoiding a load or a risk spares, said plainly in its opening."""
+_SPARED_FOR = {
+    "shoulders": "your shoulders",
+    "hips": "your hips",
+    "acute-back-injury": "a recent back injury",
+    "osteoporosis": "osteoporosis",
+    "pregnancy": "pregnancy",
+    "sciatica": "sciatica",
+    "high-blood-pressure": "high blood pressure",
+}
+
+
+def spared_lines(tags: Sequence[str]) -> list[str]:
+    """One plain line for each avoided tag, saying what the session spares (not which stretch became which)."""
+    lines = [SPARED[t] for t in tags if t in SPARED]
+    others = [_SPARED_FOR[t] for t in tags if t in _SPARED_FOR]
+    if others:
+        lines.append(f"Every stretch today is chosen with {join_words(others)} in mind.")
+    return lines
+
+
+def place(stretch: Stretch) -> str:
+    """Where the body is for a stretch: ``floor`` (sitting, kneeling or lying), ``chair`` or ``standing``."""
+    level = SHAPES[stretch.start or DEFAULT_SHAPE[stretch.position]].level
+    return "floor" if level in ("lying", "floor") else level
+
+
+def place_changes(stretches: Sequence[Stretch]) -> int:
+    """How many times the body moves between the floor, the chair and standing from one stretch to the next."""
+    places = [place(s) for s in stretches]
+    return sum(a != b for a, b in pairwise(places))
+
+
+def travel_once(items: Sequence[RoutineItem], catalog: Catalog) -> tuple[RoutineItem, ...]:
+    """The items grouped by place, each place where it first comes, the order inside a place kept."""
+    groups: dict[str, list[RoutineItem]] = {}
+    for item in items:
+        groups.setdefault(place(catalog.stretch(item.stretch)), []).append(item)
+    return tuple(item for group in groups.values() for item in group)
 
 
 def spoken_changes(changes: Sequence[Change]) -> list[str]:
@@ -130,6 +181,10 @@ def avoid_cautions(routine: Routine, catalog: Catalog, tags: Sequence[str]) -> t
         if replacement is not None:
             taken.add(replacement.id)
             items.append(RoutineItem(replacement.id))  # the original's overrides may not fit the new ranges
+    if changes:
+        stretches = [catalog.stretch(i.stretch) for i in items]
+        if place_changes(stretches) > len({place(s) for s in stretches}) - 1:
+            items = list(travel_once(items, catalog))
     if not items:
         raise NothingLeftError(
             f"avoiding {', '.join(tags)} leaves nothing of '{routine.title}': every stretch in it has one of "
