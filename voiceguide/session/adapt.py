@@ -141,12 +141,24 @@ def _similarity(original: Stretch, other: Stretch) -> float:
     return score
 
 
+TRIP_COST = 0.9
+"""How much less a stand-in is worth when it takes the body somewhere the session does not otherwise go:
+enough to prefer an almost as close stand-in where the body already is, not a clearly closer one."""
+
+
 def closest_safe(
-    original: Stretch, catalog: Catalog, tags: Sequence[str], taken: set[str], upright_only: bool = False
+    original: Stretch,
+    catalog: Catalog,
+    tags: Sequence[str],
+    taken: set[str],
+    upright_only: bool = False,
+    places: frozenset[str] = frozenset(),
 ) -> Stretch | None:
     """The safe stretch most like ``original`` that works an area it works, or None.
 
-    ``upright_only`` keeps a session that never goes down to the floor (a desk break) off it.
+    ``upright_only`` keeps a session that never goes down to the floor (a desk break) off it;
+    a stand-in in one of ``places`` (where the session already goes) is preferred to one that
+    adds a trip up from the floor or down to it.
     """
     scored = [
         (_similarity(original, other), other.id)
@@ -155,7 +167,11 @@ def closest_safe(
         and not other.avoid_tags & set(tags)
         and (not upright_only or other.position in UPRIGHT)
     ]
-    scored = [(score, sid) for score, sid in scored if score >= 0]
+    scored = [
+        (score - (TRIP_COST if places and place(catalog.stretches[sid]) not in places else 0.0), sid)
+        for score, sid in scored
+        if score >= 0
+    ]
     if not scored:
         return None
     best = max(scored, key=lambda pair: (pair[0], [-ord(ch) for ch in pair[1]]))  # ties: the first id
@@ -168,6 +184,7 @@ def avoid_cautions(routine: Routine, catalog: Catalog, tags: Sequence[str]) -> t
         return routine, []
     taken = {item.stretch for item in routine.items}
     upright_only = all(catalog.stretch(item.stretch).position in UPRIGHT for item in routine.items)
+    places = frozenset(place(catalog.stretch(item.stretch)) for item in routine.items)
     items: list[RoutineItem] = []
     changes: list[Change] = []
     for item in routine.items:
@@ -176,10 +193,11 @@ def avoid_cautions(routine: Routine, catalog: Catalog, tags: Sequence[str]) -> t
         if not hit:
             items.append(item)
             continue
-        replacement = closest_safe(stretch, catalog, tags, taken, upright_only)
+        replacement = closest_safe(stretch, catalog, tags, taken, upright_only, places)
         changes.append(Change(stretch, replacement, hit))
         if replacement is not None:
             taken.add(replacement.id)
+            places |= {place(replacement)}
             items.append(RoutineItem(replacement.id))  # the original's overrides may not fit the new ranges
     if changes:
         stretches = [catalog.stretch(i.stretch) for i in items]

@@ -74,7 +74,24 @@ class CautionPlan:
             else:
                 after.append(caution)
             self.said.add(caution.say)
+        while _ifs(before) > MAX_IFS and _ifs([c for c in before if c.tag not in DECIDING_TAGS]):
+            # a third "If ..." in a row is one too many to follow: a joint's option waits until the setup is done
+            moved = next(c for c in reversed(before) if c.tag not in DECIDING_TAGS and _is_if(c))
+            before.remove(moved)
+            after.insert(0, moved)
         return before, after
+
+
+MAX_IFS = 2
+"""Caution lines starting "If you..." said one after another, at most."""
+
+
+def _is_if(caution: Caution) -> bool:
+    return caution.say.startswith("If you")
+
+
+def _ifs(cautions: Sequence[Caution]) -> int:
+    return sum(_is_if(c) for c in cautions)
 
 
 def before_and_after(stretch: Stretch) -> tuple[list[Caution], list[Caution]]:
