@@ -248,3 +248,22 @@ def test_bundled_stretches_declare_the_props_their_lines_name() -> None:
             if prop == "chair" and _shape_of(stretch) == "chair":
                 continue
             assert any(_names(line, prop) for line in lines) == (prop in stretch.props), (path.name, prop)
+
+
+def test_every_line_that_moves_the_body_between_shapes_has_a_kind_of_move() -> None:
+    from voiceguide.catalog.shapes import MOVE_KINDS, MOVES, farewell, move_kind, transition
+
+    lines: set[str] = set()
+    for after in SHAPES.values():
+        lines.update(after.arrive)
+        for spare in (False, True):
+            lines.update(transition(None, after, spare)[0])
+            lines.update(farewell(after, spare)[:-1])
+            for before in SHAPES.values():
+                lines.update(transition(before, after, spare)[0])
+                assert move_kind(before, after) in MOVE_KINDS
+    missing = sorted(line for line in lines if line not in MOVES and not line.startswith("When you are ready"))
+    assert not missing
+    assert set(MOVES.values()) <= set(MOVE_KINDS)
+    assert move_kind(SHAPES["chair"], SHAPES["back-knees-bent"]) == "down to the floor"
+    assert move_kind(SHAPES["front"], SHAPES["standing"]) == "up from the floor"

@@ -201,3 +201,37 @@ DEFAULT_SHAPE = {
     "side-lying": "side-lying",
 }
 """The shape a position starts from when a stretch does not name one (for its level and loads)."""
+
+_CHANGE, _REFINE, _DOWN, _UP = "change position", "refine", "down to the floor", "up from the floor"
+MOVES: dict[str, str] = {
+    **{shape.arrive[0]: _CHANGE for shape in SHAPES.values()},
+    **{line: _REFINE for shape in SHAPES.values() for line in shape.arrive[1:]},
+    _UP_FROM_LYING[0]: _CHANGE,
+    _UP_FROM_LYING[1]: _CHANGE,
+    _TO_STANDING[0]: _UP,
+    _DOWN_TO_FLOOR[0]: _DOWN,
+    "Slide your legs out long.": _REFINE,
+    "Roll over onto your front.": _CHANGE,
+    "Roll over onto your back.": _CHANGE,
+    "Press yourself back onto your hands and knees.": _CHANGE,
+    "Press yourself up onto your hands and knees.": _CHANGE,
+    "Lower yourself down onto your front.": _CHANGE,
+    "Sit down to one side of your feet.": _CHANGE,
+    "Lower yourself down onto the mat.": _CHANGE,
+    "Lower yourself onto your back.": _CHANGE,
+    "Walk your hands back toward your knees.": _CHANGE,
+    "Slowly stand up, with a hand on your chair.": _CHANGE,
+    "Sit down near the front of your chair.": _CHANGE,
+    _KNEE_FREE_DOWN[0]: _CHANGE,
+    _KNEE_FREE_DOWN[1]: _REFINE,
+    _KNEE_FREE_DOWN[2]: _DOWN,
+    "Lean back onto your elbows.": _CHANGE,
+    "Lower yourself onto your side.": _CHANGE,
+    _KNEE_FREE_UP[0]: _CHANGE,
+    _KNEE_FREE_UP[1]: _CHANGE,
+    _KNEE_FREE_UP[2]: _REFINE,
+    _KNEE_FREE_UP[3]: _REFINE,
+    _KNEE_FREE_UP[4]: _UP,
+}
+"""The kind of move (``MOVE_KINDS``) each line that sets up or changes a shape asks of the body, so the
+time left to make it can follow its size: a refinement, a change of position, down to the floor or up."""
