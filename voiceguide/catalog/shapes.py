@@ -70,6 +70,8 @@ _KNEE_FREE_DOWN = (
     "Slide your hips forward and lower yourself gently to sit on the mat.",
 )
 """From the chair to sitting on the mat, with no kneeling: the hands on the seat carry the weight."""
+_FROM_THE_SEAT = "Slide to the front of your seat, with the mat just in front of you."
+"""The first step down when the body is already sitting in the chair."""
 _KNEE_FREE_UP = (
     "Sit with your back to your chair.",
     "Shuffle back until your back touches the front of your chair.",
@@ -174,7 +176,8 @@ def _spared(before: Shape, after: Shape) -> tuple[tuple[str, ...], int] | None:
     """The knee-free way between the floor and the chair or standing, or None when the usual lines spare the knees."""
     low = ("lying", "floor")
     if before.level not in low and after.level in low:
-        return _spared_down(after)
+        lines, skip = _spared_down(after)
+        return ((_FROM_THE_SEAT, *lines[1:]) if before.id == "chair" else lines), skip
     if before.level in low and after.level not in low:
         up: tuple[str, ...] = _UP_FROM_LYING if before.level == "lying" else ()
         then = ("Slowly stand up, with a hand on your chair.",) if after.level == "standing" else ()
@@ -223,6 +226,7 @@ MOVES: dict[str, str] = {
     "Slowly stand up, with a hand on your chair.": _CHANGE,
     "Sit down near the front of your chair.": _CHANGE,
     _KNEE_FREE_DOWN[0]: _CHANGE,
+    _FROM_THE_SEAT: _REFINE,
     _KNEE_FREE_DOWN[1]: _REFINE,
     _KNEE_FREE_DOWN[2]: _DOWN,
     "Lean back onto your elbows.": _CHANGE,
