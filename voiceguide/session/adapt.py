@@ -184,7 +184,10 @@ def avoid_cautions(routine: Routine, catalog: Catalog, tags: Sequence[str]) -> t
         return routine, []
     taken = {item.stretch for item in routine.items}
     upright_only = all(catalog.stretch(item.stretch).position in UPRIGHT for item in routine.items)
-    places = frozenset(place(catalog.stretch(item.stretch)) for item in routine.items)
+    # where the body goes for the stretches that stay; a session whose every floor stretch is swapped
+    # can then stay in the chair
+    kept = [catalog.stretch(item.stretch) for item in routine.items]
+    places = frozenset(place(s) for s in kept if not s.avoid_tags & set(tags))
     items: list[RoutineItem] = []
     changes: list[Change] = []
     for item in routine.items:
