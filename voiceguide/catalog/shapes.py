@@ -181,7 +181,7 @@ def _spared(before: Shape, after: Shape) -> tuple[tuple[str, ...], int] | None:
     if before.level in low and after.level not in low:
         up: tuple[str, ...] = _UP_FROM_LYING if before.level == "lying" else ()
         then = ("Slowly stand up, with a hand on your chair.",) if after.level == "standing" else ()
-        return (*up, *_KNEE_FREE_UP, *then), 1 if after.id == "chair" else 0
+        return (*up, *_KNEE_FREE_UP, *then), len(after.arrive) if after.id == "chair" else 0
     return None
 
 
