@@ -52,7 +52,7 @@ class Change:
 
 SPARED = {
     "knees": "Nothing today kneels or puts weight through your knees.",
-    "wrists": "Nothing today puts weight on your hands.",
+    "wrists": "No stretch today puts weight on your hands.",
     "neck": "Nothing today asks you to tip or turn your head far.",
     "balance": "Nothing today asks you to balance.",
 }
@@ -73,7 +73,7 @@ def spared_lines(tags: Sequence[str]) -> list[str]:
     lines = [SPARED[t] for t in tags if t in SPARED]
     others = [_SPARED_FOR[t] for t in tags if t in _SPARED_FOR]
     if others:
-        lines.append(f"Every stretch today is chosen with {join_words(others)} in mind.")
+        lines.append(f"Today leaves out the stretches that need extra care with {join_words(others)}.")
     return lines
 
 
