@@ -256,6 +256,9 @@ INVALID_CASES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "side-line-without-side.yaml": ("side_setup[1]", ("names its side",)),
     "alternating-without-side.yaml": ("breath.exhale", ("{side}",)),
     "unknown-start-shape.yaml": ("start", ("'all-fours'", "hands-and-knees")),
+    "prop-not-declared.yaml": ("setup[0]", ("names a towel", "add 'towel' to props")),
+    "prop-never-used.yaml": ("props[0]", ("'strap'", "no line asks for it")),
+    "unknown-prop.yaml": ("props[1]", ("unknown value 'ball'",)),
 }
 
 

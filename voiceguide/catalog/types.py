@@ -45,6 +45,20 @@ CAUTION_TAGS = (
 SIDE_FIELDS = ("side", "other")
 LOAD_TAGS = ("knees", "wrists", "neck")
 """What a stretch may load; each is also a caution tag, so ``--avoid knees`` keeps such stretches out."""
+PROPS = ("blanket", "cushion", "towel", "strap", "block", "chair", "wall", "step")
+"""Things a stretch's lines ask for besides the mat; the opening names them before the first stretch.
+A stretch that starts in the chair has its chair already and does not declare it."""
+PROP_WORDS = {
+    "blanket": ("blanket",),
+    "cushion": ("cushion", "pillow"),
+    "towel": ("towel",),
+    "strap": ("strap", "belt"),
+    "block": ("block",),
+    "chair": ("chair",),
+    "wall": ("wall",),
+    "step": ("stair", "the step"),
+}
+"""The words that name each prop in a spoken line: a line that says one needs the prop declared."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,10 @@ class Stretch:
     """Shorter breath lines for later repetitions, once the movement is known."""
     lead: str = "exhale"
     """The breath that carries each repetition's movement (``reps``): its line comes first, then the hold."""
+    props: tuple[str, ...] = ()
+    """What the stretch's lines ask for (``PROPS``), named in the session's opening so it is at hand."""
+    resting: bool = False
+    """A resting pose (Child's Pose): its hold is for letting go, so nothing counts it down as work."""
 
     @property
     def caution_tags(self) -> tuple[str, ...]:
@@ -146,6 +164,8 @@ class Stretch:
             "loads": list(self.loads),
             "family": self.family,
             "lead": self.lead,
+            "props": list(self.props),
+            "resting": self.resting,
             "cues": list(self.cues),
             "release": self.release,
             "cautions": [c.tag for c in self.cautions],

@@ -19,6 +19,8 @@ from voiceguide.catalog.types import (
     FOCUS_AREAS,
     LOAD_TAGS,
     POSITIONS,
+    PROP_WORDS,
+    PROPS,
     SIDE_FIELDS,
     STYLES,
     Caution,
@@ -213,6 +215,8 @@ STRETCH_FIELDS = [
     Field("alternating", boolean, required=False),
     Field("loads", list_of(choice(LOAD_TAGS)), required=False),
     Field("family", kebab, required=False),
+    Field("props", list_of(choice(PROPS)), required=False),
+    Field("resting", boolean, required=False),
     Field("cues", list_of(spoken), required=False),
     Field("release", nullable(spoken), required=False),
     Field("cautions", list_of(mapping([Field("tag", choice(CAUTION_TAGS)), Field("say", spoken)])), required=False),
@@ -305,6 +309,7 @@ def stretch_from_document(doc: Document, expected_id: str | None = None) -> Stre
         if expected_id and data["id"] != expected_id:
             out.add(("id",), f"'{data['id']}' does not match the file name '{expected_id}.yaml'")
         _check_sides(data, out)
+        _check_props(data, out)
     if out.problems:
         raise CatalogError(out.problems)
     default_sets = {"default": 1, "min": 1, "max": 1}
@@ -342,7 +347,44 @@ def stretch_from_document(doc: Document, expected_id: str | None = None) -> Stre
         breath_in_short=breath.get("inhale_short"),
         breath_out_short=breath.get("exhale_short"),
         lead=breath.get("lead", "exhale"),
+        props=_props(data),
+        resting=bool(data.get("resting", False)),
     )
+
+
+def _names_prop(line: str, prop: str) -> bool:
+    return any(re.search(rf"\b{word}", line, re.IGNORECASE) for word in PROP_WORDS[prop])
+
+
+def _props(data: dict[str, Any]) -> tuple[str, ...]:
+    """The declared props; an older file without the key gets the props its lines name."""
+    if "props" in data:
+        return tuple(dict.fromkeys(data["props"] or ()))
+    implied = _implied_props(data)
+    lines = [line for _, line in _spoken_lines(data)]
+    return tuple(p for p in PROPS if p not in implied and any(_names_prop(line, p) for line in lines))
+
+
+def _implied_props(data: dict[str, Any]) -> set[str]:
+    return {"chair"} if data.get("start") == "chair" else set()
+
+
+def _check_props(data: dict[str, Any], out: Collector) -> None:
+    """Declared ``props`` hold every prop a line asks for (so the opening names it), and no other."""
+    if "props" not in data:
+        return
+    declared = list(data.get("props") or ())
+    lines = list(_spoken_lines(data))
+    implied = _implied_props(data)
+    for i, prop in enumerate(declared):
+        if prop in implied:
+            out.add(("props", i), f"'{prop}' comes with the start shape; leave it out of props")
+        elif not any(_names_prop(line, prop) for _, line in lines):
+            out.add(("props", i), f"'{prop}' is declared but no line asks for it")
+    for path, line in lines:
+        for prop in (p for p in PROPS if p not in implied):
+            if prop not in declared and _names_prop(line, prop):
+                out.add(path, f"names a {prop}; add '{prop}' to props so the session asks for it before it starts")
 
 
 def _check_sides(data: dict[str, Any], out: Collector) -> None:

@@ -2,14 +2,18 @@
 
 Each stretch with an avoided caution is swapped for the closest safe stretch that works the same
 area (same main focus first, then shared focus, style and position); where no safe stretch works
-that area, it is left out. The session says once, gently, what changed and why.
+that area, it is left out. When the swaps would send the body between the floor, the chair and
+standing more often than it needs, the stretches are regrouped so it travels once. The session
+says plainly, once, what it spares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
+from voiceguide.catalog.shapes import DEFAULT_SHAPE, SHAPES
 from voiceguide.catalog.types import CAUTION_TAGS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
 from voiceguide.errors import VoiceguideError
 from voiceguide.session.words import join_words
@@ -44,6 +48,53 @@ class Change:
     @property
     def reason(self) -> str:
         return " and ".join(REASONS[t] for t in self.tags)
+
+
+SPARED = {
+    "knees": "Nothing today kneels or puts weight through your knees.",
+    "wrists": "No stretch today puts weight on your hands.",
+    "neck": "Nothing today asks you to tip or turn your head far.",
+    "balance": "Nothing today asks you to balance.",
+}
+"""What a session avoiding a load or a risk spares, said plainly in its opening."""
+_SPARED_FOR = {
+    "shoulders": "your shoulders",
+    "hips": "your hips",
+    "acute-back-injury": "a recent back injury",
+    "osteoporosis": "osteoporosis",
+    "pregnancy": "pregnancy",
+    "sciatica": "sciatica",
+    "high-blood-pressure": "high blood pressure",
+}
+
+
+def spared_lines(tags: Sequence[str]) -> list[str]:
+    """One plain line for each avoided tag, saying what the session spares (not which stretch became which)."""
+    lines = [SPARED[t] for t in tags if t in SPARED]
+    others = [_SPARED_FOR[t] for t in tags if t in _SPARED_FOR]
+    if others:
+        lines.append(f"Today leaves out the stretches that need extra care with {join_words(others)}.")
+    return lines
+
+
+def place(stretch: Stretch) -> str:
+    """Where the body is for a stretch: ``floor`` (sitting, kneeling or lying), ``chair`` or ``standing``."""
+    level = SHAPES[stretch.start or DEFAULT_SHAPE[stretch.position]].level
+    return "floor" if level in ("lying", "floor") else level
+
+
+def place_changes(stretches: Sequence[Stretch]) -> int:
+    """How many times the body moves between the floor, the chair and standing from one stretch to the next."""
+    places = [place(s) for s in stretches]
+    return sum(a != b for a, b in pairwise(places))
+
+
+def travel_once(items: Sequence[RoutineItem], catalog: Catalog) -> tuple[RoutineItem, ...]:
+    """The items grouped by place, each place where it first comes, the order inside a place kept."""
+    groups: dict[str, list[RoutineItem]] = {}
+    for item in items:
+        groups.setdefault(place(catalog.stretch(item.stretch)), []).append(item)
+    return tuple(item for group in groups.values() for item in group)
 
 
 def spoken_changes(changes: Sequence[Change]) -> list[str]:
@@ -90,12 +141,24 @@ def _similarity(original: Stretch, other: Stretch) -> float:
     return score
 
 
+TRIP_COST = 0.9
+"""How much less a stand-in is worth when it takes the body somewhere the session does not otherwise go:
+enough to prefer an almost as close stand-in where the body already is, not a clearly closer one."""
+
+
 def closest_safe(
-    original: Stretch, catalog: Catalog, tags: Sequence[str], taken: set[str], upright_only: bool = False
+    original: Stretch,
+    catalog: Catalog,
+    tags: Sequence[str],
+    taken: set[str],
+    upright_only: bool = False,
+    places: frozenset[str] = frozenset(),
 ) -> Stretch | None:
     """The safe stretch most like ``original`` that works an area it works, or None.
 
-    ``upright_only`` keeps a session that never goes down to the floor (a desk break) off it.
+    ``upright_only`` keeps a session that never goes down to the floor (a desk break) off it;
+    a stand-in in one of ``places`` (where the session already goes) is preferred to one that
+    adds a trip up from the floor or down to it.
     """
     scored = [
         (_similarity(original, other), other.id)
@@ -104,7 +167,11 @@ def closest_safe(
         and not other.avoid_tags & set(tags)
         and (not upright_only or other.position in UPRIGHT)
     ]
-    scored = [(score, sid) for score, sid in scored if score >= 0]
+    scored = [
+        (score - (TRIP_COST if places and place(catalog.stretches[sid]) not in places else 0.0), sid)
+        for score, sid in scored
+        if score >= 0
+    ]
     if not scored:
         return None
     best = max(scored, key=lambda pair: (pair[0], [-ord(ch) for ch in pair[1]]))  # ties: the first id
@@ -117,6 +184,10 @@ def avoid_cautions(routine: Routine, catalog: Catalog, tags: Sequence[str]) -> t
         return routine, []
     taken = {item.stretch for item in routine.items}
     upright_only = all(catalog.stretch(item.stretch).position in UPRIGHT for item in routine.items)
+    # where the body goes for the stretches that stay; a session whose every floor stretch is swapped
+    # can then stay in the chair
+    kept = [catalog.stretch(item.stretch) for item in routine.items]
+    places = frozenset(place(s) for s in kept if not s.avoid_tags & set(tags))
     items: list[RoutineItem] = []
     changes: list[Change] = []
     for item in routine.items:
@@ -125,11 +196,16 @@ def avoid_cautions(routine: Routine, catalog: Catalog, tags: Sequence[str]) -> t
         if not hit:
             items.append(item)
             continue
-        replacement = closest_safe(stretch, catalog, tags, taken, upright_only)
+        replacement = closest_safe(stretch, catalog, tags, taken, upright_only, places)
         changes.append(Change(stretch, replacement, hit))
         if replacement is not None:
             taken.add(replacement.id)
+            places |= {place(replacement)}
             items.append(RoutineItem(replacement.id))  # the original's overrides may not fit the new ranges
+    if changes:
+        stretches = [catalog.stretch(i.stretch) for i in items]
+        if place_changes(stretches) > len({place(s) for s in stretches}) - 1:
+            items = list(travel_once(items, catalog))
     if not items:
         raise NothingLeftError(
             f"avoiding {', '.join(tags)} leaves nothing of '{routine.title}': every stretch in it has one of "

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from voiceguide.catalog.types import Catalog, Routine, Stretch
 from voiceguide.errors import FitError
-from voiceguide.session.adapt import avoid_cautions, spoken_changes
+from voiceguide.session.adapt import avoid_cautions, spared_lines
 from voiceguide.session.fit import Built, Point, doses_for, fit_doses, set_ladder
 from voiceguide.session.options import (
     CLOSING_REST_S,
@@ -163,9 +163,9 @@ def _compose(
 
 
 def adapted(routine: Routine, catalog: Catalog, options: ComposeOptions) -> tuple[Routine, list[str]]:
-    """The routine with ``options.avoid`` applied, and the lines that say what changed."""
+    """The routine with ``options.avoid`` applied, and the lines that say what it spares."""
     routine, changes = avoid_cautions(routine, catalog, options.avoid)
-    return routine, spoken_changes(changes)
+    return routine, spared_lines([t for t in options.avoid if any(t in c.tags for c in changes)])
 
 
 def possible_lines(routine: Routine, catalog: Catalog, options: ComposeOptions | None = None) -> list[str]:

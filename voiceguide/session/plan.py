@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from voiceguide.catalog.shapes import DEFAULT_SHAPE, SHAPES, Shape, transition
+from voiceguide.catalog.shapes import DEFAULT_SHAPE, SHAPES, Shape, farewell, transition
 from voiceguide.catalog.types import Routine, Stretch
 from voiceguide.session.options import CLOSING_REST_S, REMINDER_EVERY_S, ComposeOptions, Dose, breaths_in
-from voiceguide.session.safety import before_and_after, safety_lines
+from voiceguide.session.props import props_lines
+from voiceguide.session.safety import CautionPlan, safety_lines
 from voiceguide.session.steps import (
     ChapterEnd,
     ChapterStart,
@@ -48,6 +49,8 @@ class _Planner:
         self.steps: list[Step] = []
         self.turns: dict[str, int] = {}
         self.said_cautions: set[str] = set()
+        self.cautions = CautionPlan()
+        self.spare_knees = "knees" in options.avoid
 
     def say(self, text: str, role: str) -> None:
         self.steps.append(Say(text, role))
@@ -86,6 +89,8 @@ class _Planner:
                 self.say("You will need a mat or a soft spot on the floor.", "intro")
             if "chair" in levels:
                 self.say("Keep a sturdy chair close by.", "intro")
+        for line in props_lines(stretches, self.options.avoid):
+            self.say(line, "intro")
         for line in safety_lines(stretches, self.options.avoid):
             self.say(line, "safety")
         for line in changes:
@@ -98,7 +103,8 @@ class _Planner:
         self.say("Let your breath settle.", "outro")
         self.quiet(rest_s, "rest")
         self.say(f"Well done. That was {routine.title}.", "outro")
-        self.say(shape.farewell, "outro")
+        for line in farewell(shape, self.spare_knees):
+            self.say(line, "outro")
 
     # -- one stretch
 
@@ -107,7 +113,7 @@ class _Planner:
         self.steps.append(Chime("transition"))
         name = f"Let's begin with {stretch.name}." if before is None else self.pick("next", name=stretch.name)
         self.say(name, "setup")
-        deciding, adapting = before_and_after(stretch)
+        deciding, adapting = self.cautions.split(stretch)
         for caution in deciding:
             self.say(say_side(caution.say, 0), "safety")
         moved = self.position(stretch, before)
@@ -136,7 +142,7 @@ class _Planner:
         if before is not None and _shape(before).id == shape.id:
             self.say(shape.stay, "setup")
             return False
-        lines, skip = transition(_shape(before), shape) if before is not None else ((), 0)
+        lines, skip = transition(_shape(before) if before else None, shape, self.spare_knees)
         for line in lines:
             self.say(line, "transition")
         for line in shape.arrive[skip:]:
@@ -226,7 +232,7 @@ class _Planner:
             wanted.append((guided_end, Say(second_in, "breath")))
             wanted.append((second_out_at, Say(second_out, "breath")))
             guided_end = second_out_at + self.length(second_out) + 0.5
-        if hold >= 30 and level != "deep":
+        if hold >= 30 and level != "deep" and not stretch.resting:
             wanted.append((hold / 2, Say(self.pick("halfway"), "instruction")))
         own = [say_side(c, side) for c in stretch.cues]
         own = own[turn % len(own):] + own[: turn % len(own)] if own else []
