@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from voiceguide.podcast.build import BuildResult
     from voiceguide.podcast.packfile import Pack
     from voiceguide.podcast.workers import EpisodeProgress
+    from voiceguide.studio.server import Server
 # The pack, feed, page and server modules (and numpy, feedgen, Pillow under them) load only when
 # a pack command runs, so the rest of the command line starts fast.
 DEFAULT_BASE_URL = "http://localhost:8000/"
@@ -214,25 +215,35 @@ def serve(folder: Path, host: str, port: int, no_qr: bool) -> None:
     Prints the page and feed addresses (and a QR code of the page) for a phone on the same Wi-Fi.
     Ctrl-C stops it.
     """
-    from voiceguide.podcast.serve import make_server, public_urls, qr_text, reach_note, running
+    from voiceguide.podcast.serve import make_server, public_urls
 
     server = make_server(folder, host, port)
-    with running(server):
-        page, feed = public_urls(server, host)
-        click.echo(f"Serving {folder} on {host}:{server.server_address[1]}")
-        click.echo(f"Page: {page}")
-        click.echo(f"Feed: {feed}")
+    page, feed = public_urls(server, host)
+    click.echo(f"Serving {folder} on {host}:{server.server_address[1]}")
+    click.echo(f"Page: {page}")
+    click.echo(f"Feed: {feed}")
+    run_server(server, host, page, no_qr)
+
+
+def run_server(server: Server, host: str, qr_url: str, no_qr: bool) -> None:
+    """Say who can reach the server, show the QR code of ``qr_url``, and serve until a stop signal,
+    which ends the command as it ends every other: one line and the shell's status for that signal."""
+    from voiceguide.studio.server import qr_text, reach_note
+
+    try:
         click.echo(reach_note(host))
         if not no_qr:
             try:
-                click.echo(qr_text(page))
+                click.echo(qr_text(qr_url))
             except UnicodeEncodeError:  # a terminal that cannot show block characters
                 click.echo("(no QR code: this terminal cannot show it)")
         click.echo("Press Ctrl-C to stop.")
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            click.echo("Stopped.")
+        server.serve_forever()
+    finally:
+        server.server_close()
+    if server.stopped_by is not None:
+        click.echo("Stopped.")
+        raise click.exceptions.Exit(128 + server.stopped_by)
 
 
 COMMANDS = [pack, serve]
