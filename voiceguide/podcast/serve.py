@@ -8,7 +8,6 @@ built with: once per address and build, then served from memory with an ETag of 
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from voiceguide.studio.http import (
     Unsatisfiable,
     body_response,
     parse_range,
+    request_base_url,
 )
 from voiceguide.studio.server import ServeError, Server, base_url, lan_address, qr_text, reach_note
 
@@ -39,7 +39,6 @@ __all__ = ["ALLOWED", "MAX_FEEDS", "NotAPackError", "PackServer", "ServeError", 
 
 MAX_FEEDS = 16
 """Feeds kept in memory, one per address clients use (LAN address, localhost, a name)."""
-_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 
 
 class NotAPackError(VoiceguideError):
@@ -85,15 +84,6 @@ class PackFiles(Files):
                 cached = (version, build_feed(built[0], built[1], base))
                 self.feeds[base] = cached
         return cached[1], stat.st_mtime
-
-
-def request_base_url(scope: Scope) -> str:
-    """Where the client reached us: the Host header when it is a plain host[:port]."""
-    host = Headers(scope=scope).get("host", "")
-    if not _HOST.match(host):
-        address, port = scope["server"] if scope.get("server") else ("127.0.0.1", 80)
-        host = f"[{address}]:{port}" if ":" in str(address) else f"{address}:{port}"
-    return f"http://{host}/"
 
 
 def not_found(request: object, exc: Exception) -> Response:

@@ -185,6 +185,18 @@ def body_response(body: bytes, media_type: str, request_headers: Headers, mtime:
     return Response(body, media_type=media_type, headers=headers)
 
 
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+
+
+def request_base_url(scope: Scope) -> str:
+    """Where the client reached us: the Host header when it is a plain host[:port]."""
+    host = Headers(scope=scope).get("host", "")
+    if not _HOST.match(host):
+        address, port = scope["server"] if scope.get("server") else ("127.0.0.1", 80)
+        host = f"[{address}]:{port}" if ":" in str(address) else f"{address}:{port}"
+    return f"http://{host}/"
+
+
 # --------------------------------------------------------------------------- the protocol
 
 
