@@ -181,6 +181,15 @@ def test_preview_says_what_the_session_holds(studio: Studio) -> None:
     assert body["stretches"] and "Child's Pose" not in body["stretches"] and body["minutes"] > 0
 
 
+def test_a_previews_seed_makes_what_it_showed(studio: Studio) -> None:
+    asked = {"focus": "hips,hamstrings,lower-back", "minutes": 12}
+    first = studio.post("/api/preview", asked).json()
+    again = studio.post("/api/preview", {**asked, "seed": first["seed"]}).json()
+    assert again["stretches"] == first["stretches"] and again["seed"] == first["seed"]
+    bad = studio.post("/api/preview", {**asked, "seed": "x"})
+    assert bad.status_code == 400 and bad.json()["field"] == "seed"
+
+
 def test_choices_list_the_catalog(studio: Studio) -> None:
     body = studio.client.get("/api/choices").json()
     assert "kneeling-back" in [r["id"] for r in body["routines"]]

@@ -22,8 +22,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from voiceguide.catalog.types import CAUTION_TAGS, FOCUS_AREAS, Catalog
 from voiceguide.errors import VoiceguideError
 from voiceguide.session.compose import LEVELS
+from voiceguide.session.timeline import Timeline
 from voiceguide.studio.access import COOKIE, Access
-from voiceguide.studio.asks import AskError, preview, read_ask
+from voiceguide.studio.asks import Ask, AskError, preview, read_ask
 from voiceguide.studio.http import CONTENT_TYPES, Files, HttpVersions, body_response, request_base_url
 from voiceguide.studio.jobs import FINAL, Busy, Job, Jobs
 from voiceguide.studio.library import SESSION_ID, Library
@@ -155,16 +156,16 @@ async def preview_route(request: Request) -> Response:
         return refused
     data = await read_json(request)
     try:
-        timeline = await anyio.to_thread.run_sync(_preview, studio, data)
+        ask, timeline = await anyio.to_thread.run_sync(_preview, studio, data)
     except AskError as e:
         return problem(e.format_message(), 400, e.field)
     return JSONResponse({"title": timeline.title, "minutes": round(timeline.duration_s / 60, 1),
-                         "stretches": [c.title for c in timeline.chapters]})
+                         "stretches": [c.title for c in timeline.chapters], "seed": ask.seed})
 
 
-def _preview(studio: Studio, data: Any) -> Any:
+def _preview(studio: Studio, data: Any) -> tuple[Ask, Timeline]:
     ask = read_ask(data, studio.catalog, studio.engine)
-    return preview(ask, studio.catalog)
+    return ask, preview(ask, studio.catalog)
 
 
 async def sessions(request: Request) -> Response:

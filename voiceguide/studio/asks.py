@@ -26,7 +26,7 @@ from voiceguide.session.timeline import Timeline
 from voiceguide.voice.choose import VoiceChoice, choose_voice
 from voiceguide.voice.settings import DEFAULT_RATE_WPM
 
-FIELDS = ("routine", "focus", "minutes", "position", "level", "avoid", "voice", "pace")
+FIELDS = ("routine", "focus", "minutes", "position", "level", "avoid", "voice", "pace", "seed")
 
 
 class AskError(VoiceguideError):
@@ -51,6 +51,7 @@ class Ask:
     voice: str | None
     pace: int
     seed: int
+    """The made-to-measure draw: a preview's seed sent back with the request makes what it showed."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,8 +128,9 @@ def read_ask(data: object, catalog: Catalog, engine: str | None) -> Ask:
     pace = _option(render_command, "rate", "pace", _text(data, "pace") or DEFAULT_RATE_WPM)
     voice = _text(data, "voice")
     _checked("voice", lambda v: choose_voice(engine, v), voice)
+    seed = _option(make_command, "seed", "seed", _text(data, "seed"))
     return Ask(routine, focus, minutes, position, level, avoid, voice, pace,
-               random.SystemRandom().randrange(10**6))
+               random.SystemRandom().randrange(10**6) if seed is None else seed)
 
 
 def _checked(field: str, check: Any, value: Any) -> Any:
