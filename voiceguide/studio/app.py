@@ -27,7 +27,7 @@ from voiceguide.studio.access import COOKIE, Access
 from voiceguide.studio.asks import Ask, AskError, preview, read_ask
 from voiceguide.studio.http import CONTENT_TYPES, Files, HttpVersions, body_response, request_base_url
 from voiceguide.studio.jobs import FINAL, Busy, Job, Jobs
-from voiceguide.studio.library import SESSION_ID, Library
+from voiceguide.studio.library import SESSION_ID, SHOW_TITLE, Library
 from voiceguide.studio.page import page_html, refused_html
 from voiceguide.voice.settings import DEFAULT_RATE_WPM, MAX_RATE_WPM, MIN_RATE_WPM
 
@@ -61,7 +61,7 @@ class Studio:
         if self._cover is None:
             from voiceguide.podcast.cover import generate_cover
 
-            self._cover = generate_cover("My stretching sessions", "voiceguide")
+            self._cover = generate_cover(SHOW_TITLE, "voiceguide")
         return self._cover
 
 
@@ -318,11 +318,11 @@ def studio_app(catalog: Catalog, library_root: Path, engine: str | None = None, 
                jobs: Jobs | None = None) -> Starlette:
     """The studio for ``catalog``, keeping its sessions in ``library_root``; ``app.state.studio``
     holds its parts (``jobs.stop()`` when the server ends)."""
-    from voiceguide.studio.making import make_session
-
     library = Library(library_root)
     if jobs is None:
         def work(job: Job) -> str:
+            from voiceguide.studio.making import make_session  # numpy and the audio modules: when first needed
+
             return make_session(job, library, catalog, engine)
 
         jobs = Jobs(work)

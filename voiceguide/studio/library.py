@@ -19,17 +19,25 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voiceguide.errors import VoiceguideError
-from voiceguide.podcast.feed import EpisodeInfo, ShowInfo, build_feed
+
+if TYPE_CHECKING:
+    from voiceguide.podcast.feed import ShowInfo
 
 SESSION_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 FILES = {"mp3": "session.mp3", "script": "session.json", "captions": "session.vtt", "chapters": "chapters.json"}
 STAGING = ".making-"
-SHOW = ShowInfo(id="studio", title="My stretching sessions",
-                description="Sessions made to measure with voiceguide on this computer.",
-                author="voiceguide", language="en")
+SHOW_TITLE = "My stretching sessions"
+
+
+def show() -> ShowInfo:
+    """The library as a show (feedgen and lxml load only when a feed is first asked for)."""
+    from voiceguide.podcast.feed import ShowInfo
+
+    return ShowInfo(id="studio", title=SHOW_TITLE, author="voiceguide", language="en",
+                    description="Sessions made to measure with voiceguide on this computer.")
 
 
 class LibraryError(VoiceguideError):
@@ -119,9 +127,11 @@ class Library:
 
     def feed(self, base_url: str) -> bytes:
         """The library as a podcast feed under ``base_url`` (which carries the access key)."""
+        from voiceguide.podcast.feed import EpisodeInfo, build_feed
+
         entries = sorted(self.entries(), key=lambda e: (e.created, e.id))
         episodes = [EpisodeInfo(number=n, slug=e.id, guid=f"voiceguide-studio-{e.id}", title=e.title,
                                 description=f"{e.asked}. Voice: {e.voice}.", pub_date=e.created,
                                 duration_s=e.duration_s, size=e.size, chapters=e.chapters)
                     for n, e in enumerate(entries, start=1)]
-        return build_feed(SHOW, episodes, base_url)
+        return build_feed(show(), episodes, base_url)

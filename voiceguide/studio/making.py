@@ -10,7 +10,7 @@ from voiceguide.podcast.workers import podcast_chapters
 from voiceguide.sound.render import render
 from voiceguide.studio.asks import plan
 from voiceguide.studio.jobs import Job
-from voiceguide.studio.library import FILES, SHOW, Library
+from voiceguide.studio.library import FILES, Library, show
 from voiceguide.voice.choose import choose_voice
 from voiceguide.voice.settings import VoiceSettings
 from voiceguide.voice.speech import ClipCache, Speech, default_cache_dir
@@ -31,7 +31,7 @@ def make_session(job: Job, library: Library, catalog: Catalog, engine: str | Non
         job.progress("audio", 1, 1)  # a cancel asked for during the last step still counts
         timeline = result.timeline
         chapters = podcast_chapters([c.to_dict() for c in timeline.chapters_covering()], timeline.duration_s)
-        (folder / FILES["chapters"]).write_text(json.dumps(chapters_document(SHOW, timeline.title, chapters)),
+        (folder / FILES["chapters"]).write_text(json.dumps(chapters_document(show(), timeline.title, chapters)),
                                                 encoding="utf-8")
         created = session_id[:8] + "T" + session_id[9:15]
         meta = {"title": timeline.title, "created": _iso(created), "duration_s": round(timeline.duration_s, 3),
