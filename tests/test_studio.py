@@ -285,6 +285,25 @@ def test_the_page_needs_the_key_and_the_printed_address_gives_it(studio: Studio)
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
+def test_the_key_is_kept_for_the_next_start_and_can_be_replaced(env: Path, tmp_path: Path) -> None:
+    """A podcast app subscribed once keeps working after a restart; --new-key ends every old address."""
+    first = studio_app(load_catalog(), tmp_path, "tone")
+    again = studio_app(load_catalog(), tmp_path, "tone")
+    renewed = studio_app(load_catalog(), tmp_path, "tone", renew_key=True)
+    try:
+        keys = [app.state.studio.access.key for app in (first, again, renewed)]
+        assert keys[0] == keys[1] != keys[2]
+        assert (tmp_path / ".studio-key").stat().st_mode & 0o777 == 0o600
+        client = TestClient(renewed, base_url=BASE)
+        client.cookies.set(COOKIE, keys[2])
+        assert client.get("/sessions/.studio-key").status_code == 404
+        assert client.get(f"/k/{keys[0]}/feed.xml").status_code == 403
+        assert client.get(f"/k/{keys[2]}/feed.xml").status_code == 200
+    finally:
+        for app in (first, again, renewed):
+            app.state.studio.jobs.stop()
+
+
 def test_a_forged_request_is_refused(studio: Studio) -> None:
     """Another site can make the browser send the cookie, but not the page's token or its origin."""
     no_token = studio.client.post("/api/sessions", json=THREE_MINUTES)

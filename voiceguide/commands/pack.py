@@ -210,11 +210,12 @@ def list_packs(ctx: click.Context) -> None:
               help="Port to listen on (0: any free port).")
 @click.option("--library", type=click.Path(file_okay=False, path_type=Path), default=Path("output/sessions"),
               show_default=True, help="Folder the studio keeps the sessions it makes in.")
+@click.option("--new-key", is_flag=True, help="Replace the studio's access key (old addresses and feeds stop working).")
 @engine_option
 @click.option("--no-qr", is_flag=True, help="Do not print a QR code of the page's address.")
 @click.pass_context
-def serve(ctx: click.Context, folder: Path | None, host: str, port: int, library: Path, engine: str | None,
-          no_qr: bool) -> None:
+def serve(ctx: click.Context, folder: Path | None, host: str, port: int, library: Path, new_key: bool,
+          engine: str | None, no_qr: bool) -> None:
     """Make sessions from a phone: a studio page on the local network (or serve a built pack FOLDER).
 
     Prints the studio's address with its access key (and a QR code of it) for a phone on the same
@@ -237,8 +238,8 @@ def serve(ctx: click.Context, folder: Path | None, host: str, port: int, library
     from voiceguide.voice.engines import choose_engine
 
     chosen = choose_engine(engine)  # an engine that cannot load is one line now, not a failed session later
-    access = Access()
-    app = studio_app(catalog_of(ctx), library, chosen, access)
+    app = studio_app(catalog_of(ctx), library, chosen, renew_key=new_key)
+    access: Access = app.state.studio.access
     try:
         studio = StudioServer(app, host, port)
         base = base_url(studio, host)

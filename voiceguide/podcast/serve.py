@@ -101,6 +101,7 @@ class PackServer(Server):
         app = Starlette(routes=[Mount("/", app=self.files)], middleware=[Middleware(HttpVersions)],
                         exception_handlers={HTTPException: not_found})
         super().__init__(app, host, port)
+        self.files.feed_for(base_url(self, host))  # the usual feed is made before the first phone asks
 
 
 def check_pack_folder(folder: Path) -> Path:

@@ -1,6 +1,8 @@
 """Who may use the studio: whoever holds its key, and only from its own page.
 
-The key is random, made when the server starts, and printed in the studio's address. Opening that
+The key is random, made the first time the studio starts and kept in the library folder (so a
+podcast app subscribed once keeps working after a restart; ``serve --new-key`` replaces it), and
+printed in the studio's address. Opening that
 address once stores the key in a cookie (HttpOnly, SameSite=Strict) and drops it from the address
 bar. Every private request needs the key (the cookie, or the key in the path for a podcast app,
 which cannot keep cookies); a request that changes something also needs the page's token in a
@@ -12,12 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import re
 import secrets
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
 COOKIE = "voiceguide_key"
+KEY_FILE = ".studio-key"
+_KEY = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 TOKEN_HEADER = "x-voiceguide-token"
 SAFE_METHODS = ("GET", "HEAD")
 
@@ -50,3 +57,22 @@ class Access:
 
     def cookie_header(self) -> str:
         return f"{COOKIE}={self.key}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000"
+
+
+def kept_key(folder: Path, renew: bool = False) -> str:
+    """The key kept in ``folder`` (readable by this user only), made when there is none or ``renew``."""
+    path = folder / KEY_FILE
+    if not renew:
+        try:
+            key = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            key = ""
+        if _KEY.match(key):
+            return key
+    key = secrets.token_urlsafe(18)
+    temporary = folder / f"{KEY_FILE}.{os.getpid()}.part"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as f:
+        f.write(key + "\n")
+    os.replace(temporary, path)
+    return key

@@ -23,7 +23,7 @@ from voiceguide.catalog.types import CAUTION_TAGS, FOCUS_AREAS, Catalog
 from voiceguide.errors import VoiceguideError
 from voiceguide.session.compose import LEVELS
 from voiceguide.session.timeline import Timeline
-from voiceguide.studio.access import COOKIE, Access
+from voiceguide.studio.access import COOKIE, Access, kept_key
 from voiceguide.studio.asks import Ask, AskError, preview, read_ask
 from voiceguide.studio.http import CONTENT_TYPES, Files, HttpVersions, body_response, request_base_url
 from voiceguide.studio.jobs import FINAL, Busy, Job, Jobs
@@ -315,10 +315,11 @@ def plain_errors(request: Request, exc: Exception) -> Response:
 
 
 def studio_app(catalog: Catalog, library_root: Path, engine: str | None = None, access: Access | None = None,
-               jobs: Jobs | None = None) -> Starlette:
-    """The studio for ``catalog``, keeping its sessions in ``library_root``; ``app.state.studio``
-    holds its parts (``jobs.stop()`` when the server ends)."""
+               jobs: Jobs | None = None, renew_key: bool = False) -> Starlette:
+    """The studio for ``catalog``, keeping its sessions (and, unless ``access`` is given, its key) in
+    ``library_root``; ``app.state.studio`` holds its parts (``jobs.stop()`` when the server ends)."""
     library = Library(library_root)
+    access = access or Access(kept_key(library_root, renew_key))
     if jobs is None:
         def work(job: Job) -> str:
             from voiceguide.studio.making import make_session  # numpy and the audio modules: when first needed
@@ -326,7 +327,7 @@ def studio_app(catalog: Catalog, library_root: Path, engine: str | None = None, 
             return make_session(job, library, catalog, engine)
 
         jobs = Jobs(work)
-    studio = Studio(catalog, library, jobs, access or Access(), engine)
+    studio = Studio(catalog, library, jobs, access, engine)
     routes = [
         Route("/", page, methods=["GET"]),
         Route("/api/choices", choices, methods=["GET"]),
