@@ -469,3 +469,68 @@ def listening_addresses(port: int) -> list[str]:
         if state == "0A" and int(local_port, 16) == port:
             found.append(socket.inet_ntoa(struct.pack("<I", int(address, 16))))
     return found
+
+
+@needs_proc
+def test_a_stop_signal_while_making_ends_the_render_and_keeps_nothing(tmp_path: Path) -> None:
+    """SIGTERM mid-render: the server stops as on Ctrl-C, its speech workers and ffmpeg end with it,
+    and the library holds no half-made session."""
+    import http.client
+    import re
+    import signal
+
+    from .processes import group_ends, kill_started, start, wait_until
+    from .test_serve import _read_until
+
+    library = tmp_path / "lib"
+    process = start(["serve", "--host", "127.0.0.1", "--port", "0", "--library", str(library), "--no-qr"], tmp_path,
+                    VOICEGUIDE_ENGINE="tone", VOICEGUIDE_CACHE_DIR=str(tmp_path / "clips"), PYTHONUNBUFFERED="1")
+    try:
+        out = _read_until(process, "Press Ctrl-C to stop.")
+        opened = re.search(r"http://127\.0\.0\.1:(\d+)/\?key=(\S+)", out)
+        assert opened, out
+        port, key = int(opened[1]), opened[2]
+        access = Access(key)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"Cookie": f"{COOKIE}={key}", "X-Voiceguide-Token": access.token, "Content-Type": "application/json"}
+        try:
+            conn.request("POST", "/api/sessions", body=json.dumps({"focus": "hips,hamstrings", "minutes": 30}),
+                         headers=headers)
+            answer = conn.getresponse()
+            job = json.loads(answer.read())["id"]
+            assert answer.status == 202
+
+            def making() -> bool:
+                conn.request("GET", f"/api/jobs/{job}", headers=headers)
+                return json.loads(conn.getresponse().read())["message"].startswith(("speaking", "building"))
+
+            assert wait_until(making, 60, 0.1)
+        finally:
+            conn.close()
+        assert any(p.name.startswith(STAGING) for p in library.iterdir())  # it is being made
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == 128 + signal.SIGTERM, stderr
+        assert "Stopped." in stdout and "Traceback" not in stderr
+        assert group_ends(process.pid) == []
+        assert sorted(p.name for p in library.iterdir()) == [".studio-key"]
+    finally:
+        kill_started()
+
+
+def test_a_port_in_use_or_an_unusable_library_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-qr",
+                                           "--library", str(tmp_path / "lib")], env={"VOICEGUIDE_ENGINE": "tone"})
+    assert result.exit_code == 1 and "cannot listen on 127.0.0.1" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    (tmp_path / "file").write_text("not a folder")
+    result = CliRunner().invoke(main, ["serve", "--host", "127.0.0.1", "--port", "0", "--no-qr",
+                                       "--library", str(tmp_path / "file" / "lib")], env={"VOICEGUIDE_ENGINE": "tone"})
+    assert result.exit_code == 1 and "cannot make the library folder" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
