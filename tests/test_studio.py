@@ -161,6 +161,9 @@ def test_the_library_is_a_podcast_feed_with_chapters(studio: Studio, made: dict[
     assert studio.stranger.get(f"/k/{key}/cover.png").content[:4] == b"\x89PNG"
     again = studio.stranger.get(f"/k/{key}/feed.xml", headers={"If-None-Match": answer.headers["etag"]})
     assert again.status_code == 304
+    link = root.findtext("channel/link") or ""
+    opened = studio.stranger.get(link.removeprefix(BASE), follow_redirects=False)  # the show's link opens the page
+    assert opened.status_code == 303 and opened.headers["location"] == f"/?key={key}"
 
 
 def test_delete_removes_the_session(studio: Studio, env: Path) -> None:
@@ -259,7 +262,8 @@ def test_a_client_that_goes_away_leaves_no_half_session(env: Path, tmp_path: Pat
 PRIVATE = [("GET", "/api/sessions"), ("GET", "/api/choices"), ("POST", "/api/sessions"), ("POST", "/api/preview"),
            ("GET", "/api/jobs/x"), ("DELETE", "/api/jobs/x"), ("GET", "/api/jobs/x/events"),
            ("DELETE", "/api/sessions/20260101-000000-abcdef"), ("GET", "/sessions/20260101-000000-abcdef/session.mp3"),
-           ("GET", "/k/wrong-key/feed.xml"), ("GET", "/k/wrong-key/episodes/20260101-000000-abcdef.mp3")]
+           ("GET", "/k/wrong-key/feed.xml"), ("GET", "/k/wrong-key/episodes/20260101-000000-abcdef.mp3"),
+           ("GET", "/k/wrong-key/"), ("GET", "/k/wrong-key/cover.png")]
 
 
 @pytest.mark.parametrize(("method", "path"), PRIVATE)

@@ -272,6 +272,14 @@ def keyed(request: Request, studio: Studio) -> Response | None:
     return None
 
 
+async def keyed_page(request: Request) -> Response:
+    """The feed's own link (``/k/KEY/``): the studio's page, opened as the printed address opens it."""
+    studio = studio_of(request)
+    if (refused := keyed(request, studio)) is not None:
+        return refused
+    return RedirectResponse(f"/?key={studio.access.key}", status_code=303)
+
+
 async def feed(request: Request) -> Response:
     studio = studio_of(request)
     if (refused := keyed(request, studio)) is not None:
@@ -337,6 +345,7 @@ def studio_app(catalog: Catalog, library_root: Path, engine: str | None = None, 
         Route("/api/jobs/{id}", job_route, methods=["GET", "DELETE"]),
         Route("/api/jobs/{id}/events", job_events, methods=["GET"]),
         Mount("/sessions", app=KeyRequired(studio.files, studio)),
+        Route("/k/{key}/", keyed_page, methods=["GET"]),
         Route("/k/{key}/feed.xml", feed, methods=["GET"]),
         Route("/k/{key}/cover.png", cover, methods=["GET"]),
         Route("/k/{key}/episodes/{name}", episode, methods=["GET"]),
