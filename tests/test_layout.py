@@ -9,7 +9,7 @@ import voiceguide
 
 PACKAGE = Path(voiceguide.__file__).resolve().parent
 MAX_LINES = 550  # "about 500": a module past this wants splitting
-STAGES = ("catalog", "session", "voice", "sound", "live", "podcast", "commands")
+STAGES = ("catalog", "session", "voice", "sound", "live", "podcast", "studio", "commands")
 
 
 def module_name(path: Path) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import queue
 import re
 import signal
 import socket
@@ -21,7 +22,6 @@ import pytest
 from click.testing import CliRunner
 
 from voiceguide.cli import main
-from voiceguide.podcast import serve as serve_module
 from voiceguide.podcast.serve import (
     NotAPackError,
     PackServer,
@@ -31,6 +31,8 @@ from voiceguide.podcast.serve import (
     public_urls,
     qr_text,
 )
+from voiceguide.studio import server as server_module
+from voiceguide.studio.server import lan_address
 
 from .test_pack import NS, build_tone_pack
 
@@ -308,9 +310,19 @@ def test_a_folder_without_a_built_pack_is_refused(tmp_path: Path) -> None:
 def test_urls_use_the_lan_address_when_listening_everywhere(server: PackServer,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     port = server.server_address[1]
-    monkeypatch.setattr(serve_module, "lan_address", lambda: "192.168.1.23")
+    monkeypatch.setattr(server_module, "lan_address", lambda: "192.168.1.23")
     assert public_urls(server, "0.0.0.0") == (f"http://192.168.1.23:{port}/", f"http://192.168.1.23:{port}/feed.xml")
     assert public_urls(server, "127.0.0.1") == (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/feed.xml")
+
+
+def test_the_real_lan_address_is_one_of_this_machines(server: PackServer) -> None:
+    """Not a fake: the address found is a dotted IPv4 address this machine can bind to, and the
+    printed URLs use it when the server listens everywhere."""
+    address = lan_address()
+    assert re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", address) and not address.startswith("0."), address
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((address, 0))  # fails with EADDRNOTAVAIL for an address that is not this machine's
+    assert public_urls(server, "0.0.0.0")[0] == f"http://{address}:{server.server_address[1]}/"
 
 
 def test_qr_code_is_a_square_of_blocks() -> None:
@@ -322,15 +334,40 @@ def test_qr_code_is_a_square_of_blocks() -> None:
 
 
 def _read_until(process: subprocess.Popen[str], marker: str, timeout: float = 20) -> str:
+    """The process's output up to a line holding ``marker``; fails after ``timeout`` seconds even
+    when the process prints nothing at all (lines are read in a thread, waited for with a deadline)."""
     assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    stdout = process.stdout
+
+    def pump() -> None:
+        for line in iter(stdout.readline, ""):
+            lines.put(line)
+            if marker in line:
+                return
+        lines.put("")
+
+    threading.Thread(target=pump, daemon=True).start()
     seen = ""
     deadline = time.monotonic() + timeout
     while marker not in seen:
-        assert time.monotonic() < deadline, f"no {marker!r} in: {seen}"
-        line = process.stdout.readline()
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no {marker!r} within {timeout} s in: {seen}") from None
         assert line, f"the server exited early: {seen}"
         seen += line
     return seen
+
+
+def test_reading_a_silent_server_fails_at_its_deadline() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        with pytest.raises(AssertionError, match=r"within 0\.5 s"):  # not 'exited early' 30 s later
+            _read_until(process, "never printed", timeout=0.5)
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_serve_command_prints_urls_and_stops_on_ctrl_c(folder: Path) -> None:
@@ -357,7 +394,7 @@ def test_serve_command_prints_urls_and_stops_on_ctrl_c(folder: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 0, stderr
+    assert process.returncode == 128 + signal.SIGINT, stderr  # as every command stopped by a signal
     assert "Stopped." in stdout
     assert "Traceback" not in stderr
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):

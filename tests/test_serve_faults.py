@@ -125,7 +125,7 @@ def test_a_rebuilt_pack_is_served_with_its_new_feed(server: PackServer, folder: 
 def test_many_hosts_cannot_grow_the_feed_cache(server: PackServer) -> None:
     for n in range(3 * serve_module.MAX_FEEDS):
         assert request(server, "/feed.xml", {"Host": f"h{n}.local"})[0] == 200
-    assert len(server._feeds) <= serve_module.MAX_FEEDS
+    assert len(server.files.feeds) <= serve_module.MAX_FEEDS
 
 
 def test_two_hundred_feed_requests_at_once_are_all_answered(server: PackServer) -> None:
@@ -139,3 +139,33 @@ def test_serving_on_every_interface_says_so_and_how_to_keep_it_local() -> None:
     note = reach_note("0.0.0.0")
     assert "Anyone on this network can open it" in note and "--host 127.0.0.1" in note
     assert reach_note("127.0.0.1").startswith("Only this machine can reach it")
+
+
+@pytest.mark.parametrize("line", [b"GET /feed.xml\r\n\r\n", b"GET /\r\n", b"\x16\x03\x01\x02\x00garbage\r\n\r\n",
+                                  b"hello there\r\n\r\n", b"GET / HTTP/1.1 extra\r\n\r\n"])
+def test_an_http_09_or_garbage_request_gets_a_status_line(server: PackServer, line: bytes) -> None:
+    answer = raw(server, line)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+    assert b"<html" not in answer.lower()
+
+
+def test_two_hosts_of_one_length_get_two_etags(server: PackServer) -> None:
+    """The feed's validator comes from its bytes: same size and time, different bodies, different tags."""
+    _, a, body_a = request(server, "/feed.xml", {"Host": "aaaa.local:8000"})
+    _, b, body_b = request(server, "/feed.xml", {"Host": "bbbb.local:8000"})
+    assert len(body_a) == len(body_b) and body_a != body_b
+    assert a["ETag"] != b["ETag"]
+    status, _, _ = request(server, "/feed.xml", {"Host": "bbbb.local:8000", "If-None-Match": a["ETag"]})
+    assert status == 200
+
+
+def test_a_thousand_overlapping_ranges_get_the_whole_file_once(server: PackServer, folder: Path) -> None:
+    size = (folder / MP3.lstrip("/")).stat().st_size
+    status, headers, body = request(server, MP3, {"Range": "bytes=" + ",".join(["0-"] * 1000)})
+    assert status == 200 and len(body) == size and "Content-Range" not in headers
+
+
+def test_head_of_the_feed_has_its_length_and_no_body(server: PackServer) -> None:
+    _, _, body = request(server, "/feed.xml")
+    status, headers, empty = request(server, "/feed.xml", method="HEAD")
+    assert (status, empty) == (200, b"") and headers["Content-Length"] == str(len(body))

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from voiceguide.podcast.build import BuildResult
     from voiceguide.podcast.packfile import Pack
     from voiceguide.podcast.workers import EpisodeProgress
+    from voiceguide.studio.server import Server
 # The pack, feed, page and server modules (and numpy, feedgen, Pillow under them) load only when
 # a pack command runs, so the rest of the command line starts fast.
 DEFAULT_BASE_URL = "http://localhost:8000/"
@@ -202,37 +203,73 @@ def list_packs(ctx: click.Context) -> None:
 
 
 @click.command()
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), required=False)
 @click.option("--host", default="0.0.0.0", show_default=True,
               help="Address to listen on (0.0.0.0: every interface, so phones on the network can connect).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port to listen on (0: any free port).")
+@click.option("--library", type=click.Path(file_okay=False, path_type=Path), default=Path("output/sessions"),
+              show_default=True, help="Folder the studio keeps the sessions it makes in.")
+@click.option("--new-key", is_flag=True, help="Replace the studio's access key (old addresses and feeds stop working).")
+@engine_option
 @click.option("--no-qr", is_flag=True, help="Do not print a QR code of the page's address.")
-def serve(folder: Path, host: str, port: int, no_qr: bool) -> None:
-    """Serve a built pack FOLDER on the local network for a phone to play or subscribe.
+@click.pass_context
+def serve(ctx: click.Context, folder: Path | None, host: str, port: int, library: Path, new_key: bool,
+          engine: str | None, no_qr: bool) -> None:
+    """Make sessions from a phone: a studio page on the local network (or serve a built pack FOLDER).
 
-    Prints the page and feed addresses (and a QR code of the page) for a phone on the same Wi-Fi.
-    Ctrl-C stops it.
+    Prints the studio's address with its access key (and a QR code of it) for a phone on the same
+    Wi-Fi, and the address of its podcast feed. Ctrl-C stops it.
     """
-    from voiceguide.podcast.serve import make_server, public_urls, qr_text, reach_note, running
+    if folder is not None:
+        from voiceguide.podcast.serve import make_server, public_urls
 
-    server = make_server(folder, host, port)
-    with running(server):
+        server = make_server(folder, host, port)
         page, feed = public_urls(server, host)
         click.echo(f"Serving {folder} on {host}:{server.server_address[1]}")
         click.echo(f"Page: {page}")
         click.echo(f"Feed: {feed}")
+        run_server(server, host, page, no_qr)
+        return
+    from voiceguide.studio.access import Access
+    from voiceguide.studio.app import studio_app
+    from voiceguide.studio.server import Server as StudioServer
+    from voiceguide.studio.server import base_url
+    from voiceguide.voice.engines import choose_engine
+
+    chosen = choose_engine(engine)  # an engine that cannot load is one line now, not a failed session later
+    app = studio_app(catalog_of(ctx), library, chosen, renew_key=new_key)
+    access: Access = app.state.studio.access
+    try:
+        studio = StudioServer(app, host, port)
+        base = base_url(studio, host)
+        click.echo(f"Studio on {host}:{studio.server_address[1]}; sessions are kept in {library}")
+        click.echo(f"Open on your phone: {base}?key={access.key}")
+        click.echo(f"Podcast feed: {base}k/{access.key}/feed.xml")
+        run_server(studio, host, f"{base}?key={access.key}", no_qr)
+    finally:
+        app.state.studio.jobs.stop()
+
+
+def run_server(server: Server, host: str, qr_url: str, no_qr: bool) -> None:
+    """Say who can reach the server, show the QR code of ``qr_url``, and serve until a stop signal,
+    which ends the command as it ends every other: one line and the shell's status for that signal."""
+    from voiceguide.studio.server import qr_text, reach_note
+
+    try:
         click.echo(reach_note(host))
         if not no_qr:
             try:
-                click.echo(qr_text(page))
+                click.echo(qr_text(qr_url))
             except UnicodeEncodeError:  # a terminal that cannot show block characters
                 click.echo("(no QR code: this terminal cannot show it)")
         click.echo("Press Ctrl-C to stop.")
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            click.echo("Stopped.")
+        server.serve_forever()
+    finally:
+        server.server_close()
+    if server.stopped_by is not None:
+        click.echo("Stopped.")
+        raise click.exceptions.Exit(128 + server.stopped_by)
 
 
 COMMANDS = [pack, serve]

@@ -1,126 +1,69 @@
 """Serve a built pack on the local network, so a phone on the same Wi-Fi can play or subscribe.
 
-A small threaded HTTP server: GET and HEAD only, byte ranges as RFC 9110 describes them (podcast
-players and iOS Safari will not play or seek audio without them), explicit content types, and
-nothing outside the pack's folder, however the path is spelled. ``/feed.xml`` is made from the
-build's manifest with the address the client used, whatever base URL the pack was built with: once
-per address and build, then served from memory with an ETag like any file.
+The pack's folder as files (ranges, validators, HEAD and 405 from Starlette, see
+:mod:`voiceguide.studio.http`), nothing outside it however the path is spelled, and ``/feed.xml``
+made from the build's manifest with the address the client used, whatever base URL the pack was
+built with: once per address and build, then served from memory with an ETag of its bytes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-import io
-import posixpath
-import re
-import signal
-import socket
-import sys
 import threading
-from collections.abc import Iterator
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import BinaryIO
-from urllib.parse import unquote, urlsplit
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.types import Scope
 
 from voiceguide.errors import VoiceguideError
 from voiceguide.podcast.feed import build_feed
 from voiceguide.podcast.manifest import MANIFEST, read_manifest
+from voiceguide.studio.http import (
+    ALLOWED,
+    CONTENT_TYPES,
+    Files,
+    HttpVersions,
+    Unsatisfiable,
+    body_response,
+    parse_range,
+    request_base_url,
+)
+from voiceguide.studio.server import ServeError, Server, base_url, lan_address, qr_text, reach_note
 
-CONTENT_TYPES = {
-    ".mp3": "audio/mpeg",
-    ".json": "application/json",
-    ".vtt": "text/vtt; charset=utf-8",
-    ".xml": "application/rss+xml; charset=utf-8",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-}
-CHUNK = 64 * 1024
+__all__ = ["ALLOWED", "MAX_FEEDS", "NotAPackError", "PackServer", "ServeError", "Unsatisfiable", "lan_address",
+           "make_server", "parse_range", "public_urls", "qr_text", "reach_note"]
+
 MAX_FEEDS = 16
 """Feeds kept in memory, one per address clients use (LAN address, localhost, a name)."""
-ALLOWED = "GET, HEAD"
-_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 
 
 class NotAPackError(VoiceguideError):
     """Raised when ``serve`` is given a folder that holds no built pack (no manifest or feed)."""
 
 
-class ServeError(VoiceguideError):
-    """Raised when the server cannot listen on the host and port asked for."""
+class PackFiles(Files):
+    """A pack folder's files, its page at ``/`` and its feed made for the address the client used."""
 
-
-# --------------------------------------------------------------------------- byte ranges
-
-
-class Unsatisfiable(Exception):
-    """A syntactically valid range that selects no byte of the representation (answer 416)."""
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The (first, last) byte of a single ``bytes`` range, or None to send the whole file.
-
-    Invalid or multi-part ranges are ignored (RFC 9110 allows a server to ignore Range); a valid
-    one that selects nothing raises :class:`Unsatisfiable`.
-    """
-    if not header:
-        return None
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    match = re.fullmatch(r"\s*(\d*)\s*-\s*(\d*)\s*", spec)
-    if not match or (not match[1] and not match[2]):
-        return None
-    first_text, last_text = match[1], match[2]
-    if not first_text:  # suffix range: the last N bytes
-        length = _position(last_text)
-        if length == 0 or size == 0:
-            raise Unsatisfiable
-        return max(0, size - length), size - 1
-    first = _position(first_text)
-    if last_text and _position(last_text) < first:
-        return None  # invalid: ignored
-    if first >= size:
-        raise Unsatisfiable
-    last = min(_position(last_text), size - 1) if last_text else size - 1
-    return first, last
-
-
-_HUGE = 1 << 63
-
-
-def _position(digits: str) -> int:
-    """A byte position as written; any number past 2**63 (even thousands of digits) counts as 2**63."""
-    digits = digits.lstrip("0") or "0"
-    return _HUGE if len(digits) > 19 else min(int(digits), _HUGE)
-
-
-# --------------------------------------------------------------------------- the server
-
-
-class PackServer(ThreadingHTTPServer):
-    """A threaded HTTP server for one pack folder."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-    """Connections the kernel holds while every thread is busy: a household's phones at once, with room."""
-
-    def __init__(self, address: tuple[str, int], root: Path) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self._feeds: dict[str, tuple[tuple[int, int], bytes]] = {}
+        self.feeds: dict[str, tuple[tuple[int, int], bytes]] = {}
         self._feeds_lock = threading.Lock()
-        super().__init__(address, PackRequestHandler)
+        super().__init__(self.root, index="index.html")
 
-    def feed_for(self, base_url: str) -> tuple[bytes, float] | None:
-        """The feed for clients reaching the server at ``base_url``, and when its build was written.
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path == "feed.xml" and scope["method"] in ("GET", "HEAD"):
+            feed = self.feed_for(request_base_url(scope))
+            if feed is not None:
+                body, mtime = feed
+                return body_response(body, CONTENT_TYPES[".xml"], Headers(scope=scope), mtime)
+        return await super().get_response(path, scope)
+
+    def feed_for(self, base: str) -> tuple[bytes, float] | None:
+        """The feed for clients reaching the server at ``base``, and when its build was written.
 
         Made once per address and per build (the manifest's size and time), then served from
         memory: a burst of feed requests costs one build of the feed, not one each.
@@ -131,186 +74,34 @@ class PackServer(ThreadingHTTPServer):
             return None
         version = (stat.st_mtime_ns, stat.st_size)
         with self._feeds_lock:
-            cached = self._feeds.get(base_url)
+            cached = self.feeds.get(base)
             if cached is None or cached[0] != version:
                 built = read_manifest(self.root)
                 if built is None:
                     return None
-                if len(self._feeds) >= MAX_FEEDS:
-                    self._feeds.clear()  # a client inventing Host names cannot grow memory
-                cached = (version, build_feed(built[0], built[1], base_url))
-                self._feeds[base_url] = cached
+                if len(self.feeds) >= MAX_FEEDS:
+                    self.feeds.clear()  # a client inventing Host names cannot grow memory
+                cached = (version, build_feed(built[0], built[1], base))
+                self.feeds[base] = cached
         return cached[1], stat.st_mtime
 
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that hangs up mid-request (players do, all the time) is no error worth a traceback."""
-        error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+def not_found(request: object, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = exc.headers if isinstance(exc, HTTPException) else None
+    phrase = {404: "Not Found", 405: "Method Not Allowed"}.get(status, "Error")
+    return Response(f"{status} {phrase}\n", status_code=status, media_type="text/plain", headers=headers)
 
 
-class PackRequestHandler(BaseHTTPRequestHandler):
-    """GET and HEAD of the pack's files, with ranges; a per-request feed; 404 for anything else."""
+class PackServer(Server):
+    """A server for one pack folder."""
 
-    server: PackServer
-    server_version = "voiceguide"
-    protocol_version = "HTTP/1.1"
-    timeout = 120
-    """Seconds an idle kept-alive connection may hold a thread before it is closed."""
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: a phone seeking through an episode makes dozens of range requests."""
-
-    def parse_request(self) -> bool:
-        """As the standard handler, but a refusal of an HTTP version (505) or of a malformed request
-        is sent as an HTTP/1.1 response with a status line, not as HTTP/0.9's bare body."""
-        words = str(getattr(self, "raw_requestline", b""), "iso-8859-1").split()
-        if len(words) >= 3 and words[2].startswith("HTTP/"):
-            self.default_request_version = "HTTP/1.1"
-        return super().parse_request()
-
-    def do_GET(self) -> None:
-        self._respond(send_body=True)
-
-    def do_HEAD(self) -> None:
-        self._respond(send_body=False)
-
-    def _not_allowed(self) -> None:
-        """Methods HTTP knows but a read-only pack does not take: 405, saying which ones it does."""
-        self.close_connection = True  # any request body is left unread
-        self._error(HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": ALLOWED})
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
-
-    # ------------------------------------------------------------------ routing
-
-    def _respond(self, send_body: bool) -> None:
-        path = self._request_path()
-        if path is None:
-            self._error(HTTPStatus.NOT_FOUND)
-            return
-        if path == "feed.xml":
-            feed = self.server.feed_for(self._base_url())
-            if feed is not None:
-                body, mtime = feed
-                self._send(io.BytesIO(body), len(body), CONTENT_TYPES[".xml"], mtime, send_body)
-                return
-        file = self._resolve(path)
-        if file is None:
-            self._error(HTTPStatus.NOT_FOUND)
-            return
-        stat = file.stat()
-        content_type = CONTENT_TYPES.get(file.suffix.lower(), "application/octet-stream")
-        with open(file, "rb") as f:
-            self._send(f, stat.st_size, content_type, stat.st_mtime, send_body)
-
-    def _request_path(self) -> str | None:
-        """The request's path relative to the pack folder, decoded, or None if it cannot be one."""
-        raw = urlsplit(self.path).path
-        decoded = unquote(raw)
-        if "\0" in decoded or "\\" in decoded:
-            return None
-        parts = [p for p in decoded.split("/") if p]
-        if any(p in ("..", ".") or p.startswith(".") for p in parts):
-            return None  # no traversal and no hidden files (the manifest), whatever the spelling
-        relative = posixpath.join(*parts) if parts else ""
-        return relative or "index.html"
-
-    def _resolve(self, relative: str) -> Path | None:
-        """The file under the root that ``relative`` names, following no link out of the root."""
-        root = self.server.root
-        candidate = (root / relative).resolve()
-        if not candidate.is_relative_to(root) or not candidate.is_file():
-            return None
-        return candidate
-
-    def _base_url(self) -> str:
-        """Where the client reached us: the Host header when it is a plain host[:port]."""
-        host = self.headers.get("Host", "")
-        if not _HOST.match(host):
-            address, port = self.server.server_address[:2]
-            host = f"{address!s}:{port}"
-        return f"http://{host}/"
-
-    # ------------------------------------------------------------------ responses
-
-    def _send(self, body: BinaryIO, size: int, content_type: str, mtime: float | None, send_body: bool) -> None:
-        etag = f'"{size:x}-{int(mtime * 1000):x}"' if mtime is not None else None
-        header = self.headers.get("Range")
-        if header and self.headers.get("If-Range") and not self._if_range_matches(etag, mtime):
-            header = None  # the client's copy is stale: send the whole new file
-        try:
-            selected = parse_range(header, size)
-        except Unsatisfiable:
-            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-            self.send_header("Content-Range", f"bytes */{size}")
-            self.send_header("Content-Length", "0")
-            self.send_header("Accept-Ranges", "bytes")
-            self.end_headers()
-            return
-        if etag and not selected and self._not_modified(etag):
-            self.send_response(HTTPStatus.NOT_MODIFIED)
-            self.send_header("ETag", etag)
-            if mtime is not None:
-                self.send_header("Last-Modified", email.utils.formatdate(mtime, usegmt=True))
-            self.send_header("Cache-Control", "no-cache")
-            self.end_headers()
-            return
-        first, last = selected if selected else (0, size - 1)
-        length = max(0, last - first + 1)
-        self.send_response(HTTPStatus.PARTIAL_CONTENT if selected else HTTPStatus.OK)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(length))
-        self.send_header("Accept-Ranges", "bytes")
-        if selected:
-            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
-        if etag and mtime is not None:
-            self.send_header("ETag", etag)
-            self.send_header("Last-Modified", email.utils.formatdate(mtime, usegmt=True))
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        if not send_body:
-            return
-        body.seek(first)
-        remaining = length
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            while remaining > 0:
-                chunk = body.read(min(CHUNK, remaining))
-                if not chunk:
-                    break
-                self.wfile.write(chunk)
-                remaining -= len(chunk)
-
-    def _not_modified(self, etag: str) -> bool:
-        """True if the client's copy (named by If-None-Match) is the current one."""
-        tags = [t.strip() for t in (self.headers.get("If-None-Match") or "").split(",") if t.strip()]
-        return "*" in tags or etag in tags or f"W/{etag}" in tags
-
-    def _if_range_matches(self, etag: str | None, mtime: float | None) -> bool:
-        value = (self.headers.get("If-Range") or "").strip()
-        if value.startswith(('"', "W/")):
-            return etag is not None and value == etag
-        try:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
-            return parsed is not None and mtime is not None and int(parsed.timestamp()) >= int(mtime)
-        except (TypeError, ValueError, OverflowError):
-            return False  # not a date we can compare: the client gets the whole current file
-
-    def _error(self, status: HTTPStatus, headers: dict[str, str] | None = None) -> None:
-        body = f"{status.value} {status.phrase}\n".encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(body)
-
-
-# --------------------------------------------------------------------------- starting it
+    def __init__(self, folder: Path, host: str, port: int) -> None:
+        self.files = PackFiles(folder)
+        app = Starlette(routes=[Mount("/", app=self.files)], middleware=[Middleware(HttpVersions)],
+                        exception_handlers={HTTPException: not_found})
+        super().__init__(app, host, port)
+        self.files.feed_for(base_url(self, host))  # the usual feed is made before the first phone asks
 
 
 def check_pack_folder(folder: Path) -> Path:
@@ -326,80 +117,10 @@ def check_pack_folder(folder: Path) -> Path:
 def make_server(folder: Path, host: str = "0.0.0.0", port: int = 8000) -> PackServer:
     """A server for ``folder`` bound to ``host:port`` (port 0: any free port), not yet serving."""
     check_pack_folder(folder)
-    try:
-        return PackServer((host, port), folder)
-    except OSError as e:
-        raise ServeError(f"cannot listen on {host}:{port} ({e.strerror or e}); try another --port") from e
+    return PackServer(folder, host, port)
 
 
-def lan_address() -> str:
-    """This machine's address on the local network, for URLs a phone can open.
-
-    Connecting a UDP socket sends nothing; it only asks the kernel which interface and address
-    would be used for the route, which is the LAN address on a typical home network.
-    """
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect(("192.0.2.1", 9))  # TEST-NET-1: never contacted, only routed
-        address: str = s.getsockname()[0]
-        if not address.startswith("0."):
-            return address
-    with contextlib.suppress(OSError):
-        address = socket.gethostbyname(socket.gethostname())
-        if not address.startswith("127."):
-            return address
-    return "127.0.0.1"
-
-
-def public_urls(server: PackServer, host: str) -> tuple[str, str]:
+def public_urls(server: Server, host: str) -> tuple[str, str]:
     """The page URL and the feed URL as a phone on the network would open them."""
-    port = server.server_address[1]
-    shown = lan_address() if host in ("", "0.0.0.0", "::") else host
-    if ":" in shown and not shown.startswith("["):
-        shown = f"[{shown}]"
-    base = f"http://{shown}:{port}/"
+    base = base_url(server, host)
     return base, base + "feed.xml"
-
-
-def reach_note(host: str) -> str:
-    """Who can reach a server listening on ``host``, and how to change it."""
-    if host.startswith("127.") or host in ("localhost", "::1"):
-        return "Only this machine can reach it; use --host 0.0.0.0 for phones on the network."
-    return ("Anyone on this network can open it, not only your phone; "
-            "to keep it to this machine, use --host 127.0.0.1.")
-
-
-def qr_text(data: str) -> str:
-    """A QR code of ``data`` drawn with block characters, for a phone's camera to read off a terminal."""
-    import qrcode  # type: ignore[import-untyped]
-
-    qr = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_L)
-    qr.add_data(data)
-    qr.make(fit=True)
-    out = io.StringIO()
-    qr.print_ascii(out=out, invert=True)
-    return out.getvalue()
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def running(server: PackServer) -> Iterator[PackServer]:
-    """Stop on Ctrl-C or SIGTERM, and close the listening socket however serving ends.
-
-    SIGINT is set to raise even when the process was started with it ignored (as a background
-    job of a non-interactive shell is), so Ctrl-C and ``kill -INT`` always stop the server.
-    """
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    in_main = threading.current_thread() is threading.main_thread()
-    if in_main:
-        for sig in previous:
-            signal.signal(sig, _interrupt)
-    try:
-        yield server
-    finally:
-        server.server_close()
-        if in_main:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
