@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from voiceguide.cores import default_jobs
 from voiceguide.errors import SpeechEngineError
 from voiceguide.fileio import make_temporary, remove_stale_temporaries
 from voiceguide.voice.engines import EngineFactory, voices_of, worker_main
@@ -254,8 +255,10 @@ def _decode_entry(data: bytes) -> Clip | None:
 class _Worker:
     process: Any
     conn: multiprocessing.connection.Connection
-    job: tuple[int, str] | None = None
-    started: float = 0.0
+    lanes: int = 1
+    """How many lines it synthesizes at once."""
+    jobs: dict[int, tuple[str, float]] = field(default_factory=dict)
+    """Index -> (line, when it was handed over) of the lines it is working on."""
 
 
 @dataclass
@@ -272,18 +275,18 @@ class SynthesisPool:
     longer on a machine busy with other work)."""
     _workers: list[_Worker] = field(default_factory=list)
 
-    def _spawn(self, count: int = 1) -> list[_Worker]:
+    def _spawn(self, count: int = 1, lanes: int = 1) -> list[_Worker]:
         """Start ``count`` workers at once (their start-ups overlap), then wait until each is ready."""
         ctx = multiprocessing.get_context("spawn")
         started = []
         for _ in range(count):
             parent, child = ctx.Pipe()
             process = ctx.Process(
-                target=worker_main, args=(child, self.factory, self.settings, clip_from_audio), daemon=True
+                target=worker_main, args=(child, self.factory, self.settings, clip_from_audio, lanes), daemon=True
             )
             process.start()
             child.close()
-            started.append(_Worker(process, parent))
+            started.append(_Worker(process, parent, lanes))
         problem = None
         for worker in started:
             if not worker.conn.poll(self.start_timeout_s):
@@ -320,55 +323,62 @@ class SynthesisPool:
         self._workers.clear()
 
     def run(self, texts: list[str]) -> Iterator[tuple[str, Clip]]:
-        """Synthesize every line, yielding ``(text, clip)`` as each finishes, in any order."""
+        """Synthesize every line, yielding ``(text, clip)`` as each finishes, in any order.
+
+        An engine that may synthesize on several threads at once gets one worker with a lane per
+        job, holding the voice once; any other engine a worker per job.
+        """
         if not texts:
             return
-        want = self.jobs or (os.cpu_count() or 1)
+        want = self.jobs or default_jobs(getattr(self.factory, "lane_memory_mb", 0.0))
         want = max(1, min(want, (len(texts) + 3) // 4))
-        if len(self._workers) < want:
-            self._workers += self._spawn(want - len(self._workers))
+        lanes = want if getattr(self.factory, "thread_safe", False) else 1
+        if sum(w.lanes for w in self._workers) < want:
+            self._workers += self._spawn(-(-(want - sum(w.lanes for w in self._workers)) // lanes), lanes)
         queue = list(enumerate(texts))[::-1]
         attempts: dict[int, int] = {}
         pending = len(texts)
         while pending:
             for w in self._workers:
-                if w.job is None and queue:
-                    w.job = queue.pop()
-                    w.started = time.monotonic()
-                    w.conn.send(w.job)
-            busy = [w for w in self._workers if w.job is not None]
+                while len(w.jobs) < w.lanes and queue:
+                    index, text = queue.pop()
+                    w.jobs[index] = (text, time.monotonic())
+                    w.conn.send((index, text))
+            busy = [w for w in self._workers if w.jobs]
             ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=0.5)
             now = time.monotonic()
             for w in busy:
-                assert w.job is not None
-                index, text = w.job
                 failure: str | None = None
                 if w.conn in ready:
                     try:
                         message = w.conn.recv()
                     except EOFError:
-                        message = ("failed", index, "the speech worker exited")
-                    if message[0] == "clip":
-                        clip = message[2]
-                        if clip is not None:
-                            w.job = None
-                            pending -= 1
-                            yield text, clip
-                            continue
-                        failure = "the engine produced an empty or silent clip"
-                    else:
-                        failure = message[2]
-                elif now - w.started > self.timeout_s + 0.05 * len(text):
-                    failure = f"the engine did not finish within {self.timeout_s:g} s"
+                        message = ("failed", None, "the speech worker exited")
+                    if message[0] == "clip" and message[1] not in w.jobs:
+                        continue
+                    if message[0] == "clip" and message[2] is not None:
+                        text, _ = w.jobs.pop(message[1])
+                        pending -= 1
+                        yield text, message[2]
+                        continue
+                    failure = "the engine produced an empty or silent clip" if message[0] == "clip" else message[2]
+                    failed = [message[1]] if message[1] in w.jobs else list(w.jobs)
                 else:
-                    continue
+                    failed = [i for i, (text, started) in w.jobs.items()
+                              if now - started > self.timeout_s + 0.05 * len(text)]  # fmt: skip
+                    if not failed:
+                        continue
+                    failure = f"the engine did not finish within {self.timeout_s:g} s"
+                jobs = dict(w.jobs)
                 self._kill(w)  # never reuse a worker that failed: its engine may be wedged
-                attempts[index] = attempts.get(index, 0) + 1
-                if attempts[index] >= ATTEMPTS:
-                    self.close()
-                    raise SpeechEngineError(f"speech failed {ATTEMPTS} times for {text[:60]!r}: {failure}")
-                queue.append((index, text))
-                self._workers += self._spawn()
+                for index, (text, _) in jobs.items():
+                    if index in failed:
+                        attempts[index] = attempts.get(index, 0) + 1
+                        if attempts[index] >= ATTEMPTS:
+                            self.close()
+                            raise SpeechEngineError(f"speech failed {ATTEMPTS} times for {text[:60]!r}: {failure}")
+                    queue.append((index, text))  # lines it was still working on go to another worker
+                self._workers += self._spawn(1, w.lanes)
 
 
 # --------------------------------------------------------------------------- the facade
