@@ -37,6 +37,7 @@ from voiceguide.fileio import make_temporary
 from voiceguide.sound.crc16 import crc16_of_run
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.sound.frames import frame_size, read_frames, read_tag, split_frames, stands_alone, write_tag
+from voiceguide.voice.cores import usable_cores
 
 FRAME = 576
 """Samples per MPEG-2 layer III frame (22,050 Hz)."""
@@ -290,7 +291,7 @@ def encode_fast(
     try:
         if not cuts:
             raise EncodingMismatch("nothing to cut")
-        _encode_parts(span_chunks, cuts, total, path, bitrate_kbps, jobs or (os.cpu_count() or 1), on_samples)
+        _encode_parts(span_chunks, cuts, total, path, bitrate_kbps, jobs or usable_cores(), on_samples)
     except EncodingMismatch:
         encode_stream(_counting(span_chunks(0, total), on_samples), path, bitrate_kbps, reservoir=True)
 

@@ -109,7 +109,6 @@ def render(
     speech.close()  # every clip the session plays is made: the speech workers' memory goes before the audio is built
     cache_dir = speech.cache.root if speech.cache else None
     session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps, cache_dir))
-    speech.release()  # the session holds its own leveled copy of every sound now
     total_s = timeline.duration_s
     done = 0
 
@@ -128,6 +127,7 @@ def render(
     with atomic_path(output) as tmp:
         encode_session(session, tmp, audio_options.bitrate_kbps, on_samples)
         write_tags(tmp, tags, timeline)
+    speech.release()  # the session's sounds are encoded: clips held in memory (no cache) go
     if timeline_path is not None:
         write_text_atomic(timeline_path, timeline.to_json())
     if captions_path is not None:

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from voiceguide.cores import default_jobs
 from voiceguide.errors import SpeechEngineError
 from voiceguide.fileio import make_temporary, remove_stale_temporaries
+from voiceguide.voice.cores import default_jobs
 from voiceguide.voice.engines import EngineFactory, voices_of, worker_main
 from voiceguide.voice.level import level_speech
 from voiceguide.voice.settings import VoiceInfo, VoiceSettings
@@ -182,8 +182,9 @@ class ClipCache:
                 path.unlink()
         return clip
 
-    def put(self, key: str, clip: Clip) -> None:
-        """Store ``clip`` under ``key``, whole or not at all (a full disk leaves nothing behind)."""
+    def put(self, key: str, clip: Clip) -> bool:
+        """Store ``clip`` under ``key``, whole or not at all (a full disk leaves nothing behind);
+        whether it was stored."""
         path = self._path(key)
         tmp: Path | None = None
         try:
@@ -198,11 +199,13 @@ class ClipCache:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
+            return False
         except BaseException:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
             raise
+        return True
 
     def info(self) -> dict[str, Any]:
         files = list(self.root.glob("*/*.clip")) if self.root.is_dir() else []
@@ -385,7 +388,12 @@ class SynthesisPool:
 
 
 class Speech:
-    """Clips and their lengths for one voice, from the cache or freshly synthesized."""
+    """Clips and their lengths for one voice, from the cache or freshly synthesized.
+
+    With a cache, only each line's length is held: a clip is read back from the cache when it is
+    asked for, so memory does not grow with the number of distinct lines. A clip the cache could
+    not store (or every clip, without a cache) is held in memory.
+    """
 
     def __init__(
         self,
@@ -403,6 +411,7 @@ class Speech:
         self.cache = cache
         self.jobs = jobs
         self._clips: dict[str, Clip] = {}
+        self._lengths: dict[str, float] = {}
         self._identity: str | None = None
         self._pool: SynthesisPool | None = None
         self.synthesized = 0
@@ -421,11 +430,11 @@ class Speech:
         """Make sure every line has a clip, synthesizing the missing ones in parallel."""
         missing: list[str] = []
         for text in dict.fromkeys(texts):
-            if text in self._clips:
+            if text in self._lengths:
                 continue
             cached = self.cache.get(self._key(text)) if self.cache else None
             if cached is not None:
-                self._clips[text] = cached
+                self._lengths[text] = cached.seconds
             else:
                 missing.append(text)
         if progress is not None:
@@ -435,26 +444,42 @@ class Speech:
         if self._pool is None:
             self._pool = SynthesisPool(self.factory, self.settings, self.jobs)
         for done, (text, clip) in enumerate(self._pool.run(missing), start=1):
-            self._clips[text] = clip
+            self._lengths[text] = clip.seconds
             self.synthesized += 1
-            if self.cache:
-                self.cache.put(self._key(text), clip)
+            if not (self.cache and self.cache.put(self._key(text), clip)):
+                self._clips[text] = clip
             if progress is not None:
                 progress(done, len(missing))
 
     def clip(self, text: str) -> Clip:
-        if text not in self._clips:
+        found = self._held(text)
+        if found is None:
+            self._lengths.pop(text, None)  # not held, or gone from the cache since: make it again
             self.prepare([text])
-        return self._clips[text]
+            found = self._held(text)
+        if found is None:
+            raise SpeechEngineError(f"the clip for {text[:60]!r} could not be kept")
+        return found
+
+    def _held(self, text: str) -> Clip | None:
+        if text in self._clips:
+            return self._clips[text]
+        if text in self._lengths and self.cache is not None:
+            return self.cache.get(self._key(text))
+        return None
 
     def release(self) -> None:
         """Let go of the clips held in memory once the caller has its own copies (a render's scaled
         sounds), so a render does not hold every line twice; a later use reads or makes it again."""
+        for text in self._clips:
+            self._lengths.pop(text, None)
         self._clips.clear()
 
     def length(self, text: str) -> float:
         """Seconds of ``text`` as spoken: the composer's speech-length function."""
-        return self.clip(text).seconds
+        if text not in self._lengths:
+            self.prepare([text])
+        return self._lengths[text]
 
     def close(self) -> None:
         if self._pool is not None:
