@@ -14,9 +14,10 @@ both alike), repeated, and reported as medians; the load average is printed with
   and as proportional memory (PSS, shared pages split between the processes that share them);
   with pyttsx3 also for a session of every stretch in the catalog (about 105 minutes), cold and warm.
 
-``--tree DIR`` measures the voiceguide package found in DIR (a checkout or an unpacked ``git archive``)
-instead of this one, with this environment's packages, so earlier code is measured the same way.
-Run: .venv/bin/python scripts/bench_lean.py [--rounds 3] [--tree DIR] [--skip long]
+``--tree DIR`` measures the voiceguide package found in DIR (a checkout, or ``git archive REV voiceguide
+catalog`` unpacked) instead of this one, with this environment's packages; given more than once, the
+trees are measured in turn within every round, so before and after see the same load.
+Run: .venv/bin/python scripts/bench_lean.py [--rounds 3] [--tree DIR [--tree DIR]] [--skip long]
 """
 
 from __future__ import annotations
@@ -138,17 +139,19 @@ def med(values: list[float], digits: int = 2) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--tree", type=Path, default=REPO, help="the checkout whose voiceguide is measured")
+    parser.add_argument("--tree", type=Path, action="append",
+                        help="a checkout whose voiceguide is measured (repeat to compare, interleaved)")  # fmt: skip
     parser.add_argument("--skip", default="", help="comma-separated: piper, pyttsx3, long")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     from voiceguide.sound.ffmpeg import ffmpeg_path
 
     ffmpeg = ffmpeg_path()
-    base_env = {**os.environ, "PYTHONPATH": str(args.tree.resolve())}
+    trees = [t.resolve() for t in args.tree or [REPO]]
+    names = [f"{t.name}:" if len(trees) > 1 else "" for t in trees]
     render = [sys.executable, "-m", "voiceguide", "render"]
     print(f"machine: {platform.node()}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
-          f"{platform.machine()}; tree {args.tree.resolve()}; load average {load_average()}", flush=True)
+          f"{platform.machine()}; trees {', '.join(map(str, trees))}; load average {load_average()}", flush=True)
     rows: dict[str, list[float]] = {}
 
     def note(key: str, value: float) -> None:
@@ -159,49 +162,60 @@ def main() -> None:
         wav = work / "session.wav"
         for r in range(args.rounds):
             print(f"round {r + 1}: load average {load_average()}", flush=True)
-            if "piper" not in skip:
-                env = {**base_env, "VOICEGUIDE_ENGINE": "piper", "VOICEGUIDE_CACHE_DIR": str(work / f"piper-{r}")}
-                timeline = work / f"piper-{r}.json"
-                cold = measured([*render, *SESSION, "-o", str(work / "piper.mp3"), "--timeline", str(timeline)], env)
-                alone = piper_alone(spoken_lines(timeline), base_env)
-                note("piper cold s", cold["s"])
-                note("piper alone s", alone["s"])
-                note("piper cold / alone", cold["s"] / alone["s"])
-                for k in ("rss_mb", "pss_mb"):
-                    note(f"piper cold peak {k}", cold[k])
-                    note(f"piper alone peak {k}", alone[k])
-                print(f"  piper: cold {cold['s']:.2f} s, alone {alone['s']:.2f} s, ratio {cold['s'] / alone['s']:.2f}; "
-                      f"peak RSS {cold['rss_mb']:.0f} MB (alone {alone['rss_mb']:.0f}), "
-                      f"PSS {cold['pss_mb']:.0f} MB (alone {alone['pss_mb']:.0f})", flush=True)
-            if "pyttsx3" not in skip:
-                env = {**base_env, "VOICEGUIDE_ENGINE": "pyttsx3", "VOICEGUIDE_CACHE_DIR": str(work / f"tts-{r}")}
-                out = work / "tts.mp3"
-                cold = measured([*render, *SESSION, "-o", str(out)], env)
-                warm = measured([*render, *SESSION, "-o", str(out)], env)
-                subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(out), str(wav)], check=True)
-                alone_s = ffmpeg_alone(ffmpeg, wav, work / "alone.mp3", "64k")
-                note("pyttsx3 cold / ffmpeg", cold["s"] / alone_s)
-                note("pyttsx3 warm / ffmpeg", warm["s"] / alone_s)
-                note("pyttsx3 cold s", cold["s"])
-                note("pyttsx3 warm s", warm["s"])
-                note("ffmpeg alone s", alone_s)
-                for k in ("rss_mb", "pss_mb"):
-                    note(f"pyttsx3 cold peak {k}", cold[k])
-                    note(f"pyttsx3 warm peak {k}", warm[k])
-                print(f"  pyttsx3: cold {cold['s']:.2f} s, warm {warm['s']:.2f} s, ffmpeg alone {alone_s:.2f} s; "
-                      f"peak RSS cold {cold['rss_mb']:.0f} MB, warm {warm['rss_mb']:.0f} MB", flush=True)
-            if "long" not in skip and r == 0:  # memory does not depend on the load: one round is enough
-                env = {**base_env, "VOICEGUIDE_ENGINE": "pyttsx3", "VOICEGUIDE_CACHE_DIR": str(work / "long")}
-                cmd = [*render, every_stretch(base_env), "-o", str(work / "long.mp3")]
-                for kind in ("cold", "warm"):
-                    m = measured(cmd, env)
+            alone: dict[tuple[str, ...], dict[str, float]] = {}  # Piper alone, once a round per set of lines
+            for tree, name in zip(trees, names):
+                base_env = {**os.environ, "PYTHONPATH": str(tree)}
+                if "piper" not in skip:
+                    cache = work / f"{tree.name}-piper-{r}"
+                    env = {**base_env, "VOICEGUIDE_ENGINE": "piper", "VOICEGUIDE_CACHE_DIR": str(cache)}
+                    timeline = work / "piper.json"
+                    cmd = [*render, *SESSION, "-o", str(work / "piper.mp3"), "--timeline", str(timeline)]
+                    cold = measured(cmd, env)
+                    lines = tuple(spoken_lines(timeline))
+                    if lines not in alone:
+                        alone[lines] = piper_alone(list(lines), base_env)
+                    a = alone[lines]
+                    note(f"{name}piper cold s", cold["s"])
+                    note(f"{name}piper alone s ({len(lines)} lines)", a["s"])
+                    note(f"{name}piper cold / alone", cold["s"] / a["s"])
                     for k in ("rss_mb", "pss_mb"):
-                        note(f"pyttsx3 every stretch {kind} peak {k}", m[k])
-                    print(f"  pyttsx3, every stretch, {kind}: {m['s']:.1f} s, peak RSS {m['rss_mb']:.0f} MB, "
-                          f"PSS {m['pss_mb']:.0f} MB", flush=True)
+                        note(f"{name}piper cold peak {k}", cold[k])
+                        note(f"{name}piper alone peak {k}", a[k])
+                    print(f"  {name}piper: cold {cold['s']:.2f} s, alone {a['s']:.2f} s, ratio "
+                          f"{cold['s'] / a['s']:.2f}; peak RSS {cold['rss_mb']:.0f} MB (alone {a['rss_mb']:.0f}), "
+                          f"PSS {cold['pss_mb']:.0f} MB (alone {a['pss_mb']:.0f})", flush=True)
+                if "pyttsx3" not in skip:
+                    cache = work / f"{tree.name}-tts-{r}"
+                    env = {**base_env, "VOICEGUIDE_ENGINE": "pyttsx3", "VOICEGUIDE_CACHE_DIR": str(cache)}
+                    out = work / "tts.mp3"
+                    cold = measured([*render, *SESSION, "-o", str(out)], env)
+                    warm = measured([*render, *SESSION, "-o", str(out)], env)
+                    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(out), str(wav)], check=True)
+                    alone_s = ffmpeg_alone(ffmpeg, wav, work / "alone.mp3", "64k")
+                    note(f"{name}pyttsx3 cold / ffmpeg", cold["s"] / alone_s)
+                    note(f"{name}pyttsx3 warm / ffmpeg", warm["s"] / alone_s)
+                    note(f"{name}pyttsx3 cold s", cold["s"])
+                    note(f"{name}pyttsx3 warm s", warm["s"])
+                    note(f"{name}ffmpeg alone s", alone_s)
+                    for k in ("rss_mb", "pss_mb"):
+                        note(f"{name}pyttsx3 cold peak {k}", cold[k])
+                        note(f"{name}pyttsx3 warm peak {k}", warm[k])
+                    print(f"  {name}pyttsx3: cold {cold['s']:.2f} s, warm {warm['s']:.2f} s, ffmpeg alone "
+                          f"{alone_s:.2f} s; peak RSS cold {cold['rss_mb']:.0f} MB, warm {warm['rss_mb']:.0f} MB",
+                          flush=True)  # fmt: skip
+                if "long" not in skip and r == 0:  # memory does not depend on the load: one round is enough
+                    cache = work / f"{tree.name}-long"
+                    env = {**base_env, "VOICEGUIDE_ENGINE": "pyttsx3", "VOICEGUIDE_CACHE_DIR": str(cache)}
+                    cmd = [*render, every_stretch(base_env), "-o", str(work / "long.mp3")]
+                    for kind in ("cold", "warm"):
+                        m = measured(cmd, env)
+                        for k in ("rss_mb", "pss_mb"):
+                            note(f"{name}pyttsx3 every stretch {kind} peak {k}", m[k])
+                        print(f"  {name}pyttsx3, every stretch, {kind}: {m['s']:.1f} s, peak RSS "
+                              f"{m['rss_mb']:.0f} MB, PSS {m['pss_mb']:.0f} MB", flush=True)  # fmt: skip
     print(f"medians of {args.rounds} rounds (load average now {load_average()}):")
     for key, values in rows.items():
-        print(f"  {key:42s} {med(values):8.2f}")
+        print(f"  {key:58s} {med(values):8.2f}")
 
 
 if __name__ == "__main__":

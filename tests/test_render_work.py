@@ -119,17 +119,18 @@ def test_a_failed_line_in_a_lane_is_retried(tmp_path: Path, monkeypatch: pytest.
 
 
 @pytest.mark.parametrize(
-    ("load", "memory", "each", "expected"),
-    [(0.0, 64000.0, 0.0, 4), (2.6, 64000.0, 0.0, 1), (1.2, 64000.0, 0.0, 3), (0.0, 300.0, 160.0, 1),
-     (0.0, None, 160.0, 4), (30.0, 64000.0, 160.0, 1)],
+    ("load", "memory", "each", "shared", "expected"),
+    [(0.0, 64000.0, 0.0, False, 4), (2.6, 64000.0, 0.0, False, 1), (1.2, 64000.0, 0.0, False, 3),
+     (0.0, 300.0, 160.0, False, 1), (0.0, None, 160.0, False, 4), (30.0, 64000.0, 160.0, False, 1),
+     (30.0, 64000.0, 160.0, True, 4), (30.0, 500.0, 160.0, True, 3)],
 )  # fmt: skip
 def test_default_jobs_follow_the_idle_cores_and_free_memory(
-    monkeypatch: pytest.MonkeyPatch, load: float, memory: float | None, each: float, expected: int
+    monkeypatch: pytest.MonkeyPatch, load: float, memory: float | None, each: float, shared: bool, expected: int
 ) -> None:
     monkeypatch.setattr(cores, "usable_cores", lambda: 4)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     monkeypatch.setattr(cores, "available_memory_mb", lambda: memory)
-    assert cores.default_jobs(each) == expected
+    assert cores.default_jobs(each, shared) == expected
 
 
 def test_pcm_goes_to_the_encoder_in_whole_blocks() -> None:

@@ -29,15 +29,23 @@ def available_memory_mb() -> float | None:
     return None
 
 
-def default_jobs(memory_mb_each: float = 0.0) -> int:
-    """Workers to start when none were asked for: one per idle usable core (at least one), and
-    no more than the available memory holds at ``memory_mb_each`` megabytes a worker."""
+def default_jobs(memory_mb_each: float = 0.0, shared: bool = False) -> int:
+    """Workers to start when none were asked for: one per usable core, no more than the available
+    memory holds at ``memory_mb_each`` megabytes a worker, and (unless they ``shared`` one engine)
+    no more than the cores other work leaves idle, at least one.
+
+    Workers that each load their own engine pay that start-up at a fraction of a core on a busy
+    machine, where they would finish no sooner than one; threads sharing one loaded engine start
+    for nothing, so only memory limits them.
+    """
     cores = usable_cores()
-    try:
-        busy = os.getloadavg()[0]
-    except (OSError, AttributeError):
-        busy = 0.0
-    jobs = max(1, min(cores, round(cores - busy)))
+    jobs = cores
+    if not shared:
+        try:
+            busy = os.getloadavg()[0]
+        except (OSError, AttributeError):
+            busy = 0.0
+        jobs = max(1, min(cores, round(cores - busy)))
     memory = available_memory_mb()
     if memory is not None and memory_mb_each > 0:
         jobs = min(jobs, max(1, int(memory // memory_mb_each)))

@@ -333,9 +333,10 @@ class SynthesisPool:
         """
         if not texts:
             return
-        want = self.jobs or default_jobs(getattr(self.factory, "lane_memory_mb", 0.0))
+        shared = bool(getattr(self.factory, "thread_safe", False))
+        want = self.jobs or default_jobs(getattr(self.factory, "lane_memory_mb", 0.0), shared)
         want = max(1, min(want, (len(texts) + 3) // 4))
-        lanes = want if getattr(self.factory, "thread_safe", False) else 1
+        lanes = want if shared else 1
         if sum(w.lanes for w in self._workers) < want:
             self._workers += self._spawn(-(-(want - sum(w.lanes for w in self._workers)) // lanes), lanes)
         queue = list(enumerate(texts))[::-1]
