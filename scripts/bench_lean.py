@@ -91,9 +91,10 @@ def tree_memory_kb(root: int) -> tuple[int, int]:
 
 
 def measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Wall seconds and peak tree RSS and PSS (MB) of one command."""
+    """Wall seconds and peak tree RSS and PSS (MB) of one command, run in the tree it measures
+    (``python -m`` looks in the working folder before ``PYTHONPATH``)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, cwd=env["PYTHONPATH"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak_rss = peak_pss = 0
     while proc.poll() is None:
         rss, pss = tree_memory_kb(proc.pid)
@@ -128,7 +129,8 @@ def ffmpeg_alone(ffmpeg: str, wav: Path, out: Path, bitrate: str) -> float:
 
 def every_stretch(env: dict[str, str]) -> str:
     code = "from voiceguide.catalog.load import load_catalog; print(','.join(load_catalog().stretches))"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=env["PYTHONPATH"], capture_output=True, text=True,
+                         check=True)  # fmt: skip
     return out.stdout.strip()
 
 

@@ -235,6 +235,7 @@ class SessionAudio:
         self._limited = {key for key, peak in peaks.items() if peak * self.gain > 10 ** (LIMIT_CEILING_DBTP / 20)}
         self._made: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
         self._made_samples = 0
+        self._kept: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self.gain_db = 20 * math.log10(self.gain)
         self.music = MusicBed(options.music, options.loudness_lufs - MUSIC_BELOW_SPEECH_LU) if options.music else None
@@ -274,7 +275,11 @@ class SessionAudio:
     def sound_for(self, cue: Cue) -> np.ndarray | None:
         """The int16 samples a cue plays (a spoken line or a tone), or None for silence."""
         key = self.key_of(cue)
-        return None if key is None else self.sound(key)
+        if key is None:
+            return None
+        if key not in self._kept:
+            self._kept[key] = self.sound(key)  # live playback: a sound once played stays ready
+        return self._kept[key]
 
     def placed(self) -> Iterator[tuple[int, str]]:
         """(start sample, sound key) of every cue that makes sound, in order."""
