@@ -164,6 +164,9 @@ class PiperEngine:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        # planned memory patterns are kept per input shape and, with runs side by side, each run's
+        # block stays in the arena: without them two threads peak ~140 MB lower, at the same speed
+        options.enable_mem_pattern = False
         try:
             config = PiperConfig.from_dict(json.loads(self.files.config.read_text(encoding="utf-8")))
             session = onnxruntime.InferenceSession(

@@ -368,8 +368,9 @@ class SynthesisPool:
                     failure = "the engine produced an empty or silent clip" if message[0] == "clip" else message[2]
                     failed = [message[1]] if message[1] in w.jobs else list(w.jobs)
                 else:
+                    # a line may wait for the other lines its worker is making: each lane extends the limit
                     failed = [i for i, (text, started) in w.jobs.items()
-                              if now - started > self.timeout_s + 0.05 * len(text)]  # fmt: skip
+                              if now - started > (self.timeout_s + 0.05 * len(text)) * w.lanes]  # fmt: skip
                     if not failed:
                         continue
                     failure = f"the engine did not finish within {self.timeout_s:g} s"
