@@ -10,6 +10,7 @@ Run: .venv/bin/python scripts/bench_memory.py
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,8 @@ def peak_mb(cmd: list[str], env: dict[str, str]) -> float:
 
 def main() -> None:
     env = {**os.environ, "VOICEGUIDE_ENGINE": "pyttsx3"}  # the real voice the goal names
+    print(f"engine pyttsx3; machine {platform.node()}, {len(os.sched_getaffinity(0))} usable cores; "
+          f"load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())} (memory does not depend on it)")
     with tempfile.TemporaryDirectory() as tmp:
         env["VOICEGUIDE_CACHE_DIR"] = str(Path(tmp) / "cache")
         for label, routine, minutes in CASES:

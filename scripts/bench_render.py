@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -71,6 +72,8 @@ def main() -> None:
     ffmpeg = ffmpeg_path()
     voiceguide = str(Path(sys.executable).parent / "voiceguide")
     results: dict[int, dict[str, float]] = {}
+    print(f"engine {args.engine}; machine {platform.node()}, {len(os.sched_getaffinity(0))} usable cores; "
+          f"load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for length, (routine, minutes) in SESSIONS.items():
@@ -93,6 +96,7 @@ def main() -> None:
             )
     r10, r60 = results[10], results[60]
     print(f"60 min / 10 min: cold {r60['cold_s'] / r10['cold_s']:.2f}x, warm {r60['warm_s'] / r10['warm_s']:.2f}x")
+    print(f"load average at the end {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("targets: cold 10 min <= 1.0x, warm <= 0.7x, 60/10 min <= 6.5x, 60 min peak RSS <= 150 MB")
     if args.json:
         print(json.dumps(results, indent=2))

@@ -51,3 +51,15 @@ class BrokenStartEngine(EmptyEngine):
 
     def __init__(self, settings: VoiceSettings) -> None:
         raise RuntimeError("libespeak-ng.so.1: cannot open shared object file")
+
+
+class SharedToneEngine(ToneEngine):
+    """The tone engine declared safe to share between threads, as a Piper voice is."""
+
+    thread_safe = True
+
+
+class FlakySharedEngine(FlakyEngine):
+    """Fails each line once, shared between threads."""
+
+    thread_safe = True

@@ -194,7 +194,7 @@ def voice_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 "--jobs",
                 type=click.IntRange(0, 64),
                 default=0,
-                help="Speech worker processes (default: one per core).",
+                help="Lines synthesized at once (default: one per idle core, as free memory allows).",
             ),
         ]
     ):

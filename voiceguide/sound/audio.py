@@ -9,6 +9,7 @@ leveled sounds cue by cue.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import functools
 import hashlib
@@ -18,6 +19,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,8 @@ LIMIT_CEILING_DBTP = -2.0
 TONE_PEAK_DBFS = -18.0
 """Tones sit well under the voice (before the session's loudness gain)."""
 CHUNK_SAMPLES = SAMPLE_RATE
+HELD_SAMPLES = 120 * SAMPLE_RATE
+"""At most this much of the session's sounds (about 5 MB) is kept made at once; older ones are made again."""
 _TONES = {
     "transition": (523.25, 784.0, 1046.5),
     "hold-start": (659.25, 1318.5),
@@ -212,25 +216,53 @@ class SessionAudio:
         self.timeline = timeline
         self.options = options
         self.total_samples = round(timeline.duration_s * SAMPLE_RATE)
-        clips: dict[str, Clip] = {}
+        self._clip_for = clip_for
+        self._tones: dict[str, Clip] = {}
+        energies: dict[str, np.ndarray] = {}
+        peaks: dict[str, float] = {}
+        self.lengths: dict[str, int] = {}
+        """Samples of each sound, by key."""
         for cue in timeline.cues:
             key = self.key_of(cue)
-            if key is not None and key not in clips:
-                clips[key] = clip_for(key) if cue.kind == "speech" else _tone_clip(cue.role, cue.duration_s)
-        self.measured_lufs = self._measure(clips)
+            if key is not None and key not in energies:
+                clip = clip_for(key) if cue.kind == "speech" else _tone_clip(cue.role, cue.duration_s)
+                if cue.kind != "speech":
+                    self._tones[key] = clip
+                energies[key], peaks[key], self.lengths[key] = clip.energy, clip.peak, len(clip.pcm)
+        self.measured_lufs = self._measure(energies)
         target = options.loudness_lufs - encoder_gain
-        gain = 10 ** ((target - self.measured_lufs) / 20) if math.isfinite(self.measured_lufs) else 1.0
-        ceiling = 10 ** (LIMIT_CEILING_DBTP / 20)
-        self.sounds: dict[str, np.ndarray] = {}
-        for key, clip in clips.items():
-            if clip.peak * gain <= ceiling:
-                scaled = np.round(clip.pcm.astype(np.float32) * np.float32(gain))
-                self.sounds[key] = np.clip(scaled, -32768, 32767).astype("<i2")
-            else:
-                self.sounds[key] = level.finish(clip.pcm.astype(np.float64) / 32768.0, ceiling, gain)[0]
-        self.gain_db = 20 * math.log10(gain)
+        self.gain = 10 ** ((target - self.measured_lufs) / 20) if math.isfinite(self.measured_lufs) else 1.0
+        self._limited = {key for key, peak in peaks.items() if peak * self.gain > 10 ** (LIMIT_CEILING_DBTP / 20)}
+        self._made: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
+        self._made_samples = 0
+        self._kept: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+        self.gain_db = 20 * math.log10(self.gain)
         self.music = MusicBed(options.music, options.loudness_lufs - MUSIC_BELOW_SPEECH_LU) if options.music else None
         self._ducks = self._duck_spans() if self.music else []
+
+    def sound(self, key: str) -> np.ndarray:
+        """The samples of one sound at the session's gain: made from its clip when first played and
+        kept while recently used (at most :data:`HELD_SAMPLES` in all), so the session never holds
+        every distinct line at once."""
+        with self._lock:
+            made = self._made.get(key)
+            if made is not None:
+                self._made.move_to_end(key)
+                return made
+            clip = self._tones.get(key) or self._clip_for(key)
+            if key in self._limited:
+                ceiling = 10 ** (LIMIT_CEILING_DBTP / 20)
+                made = level.finish(clip.pcm.astype(np.float64) / 32768.0, ceiling, self.gain)[0]
+            else:
+                scaled = np.round(clip.pcm.astype(np.float32) * np.float32(self.gain))
+                made = np.clip(scaled, -32768, 32767).astype("<i2")
+            self._made[key] = made
+            self._made_samples += len(made)
+            while self._made_samples > HELD_SAMPLES and len(self._made) > 1:
+                _, dropped = self._made.popitem(last=False)
+                self._made_samples -= len(dropped)
+            return made
 
     def key_of(self, cue: Cue) -> str | None:
         """Which sound a cue plays: its line's text, a tone's key, or None for silence."""
@@ -243,7 +275,11 @@ class SessionAudio:
     def sound_for(self, cue: Cue) -> np.ndarray | None:
         """The int16 samples a cue plays (a spoken line or a tone), or None for silence."""
         key = self.key_of(cue)
-        return None if key is None else self.sounds[key]
+        if key is None:
+            return None
+        if key not in self._kept:
+            self._kept[key] = self.sound(key)  # live playback: a sound once played stays ready
+        return self._kept[key]
 
     def placed(self) -> Iterator[tuple[int, str]]:
         """(start sample, sound key) of every cue that makes sound, in order."""
@@ -252,12 +288,12 @@ class SessionAudio:
             if key is not None:
                 yield round(cue.start_s * SAMPLE_RATE), key
 
-    def _measure(self, clips: dict[str, Clip]) -> float:
+    def _measure(self, energies: dict[str, np.ndarray]) -> float:
         """Integrated loudness of the session from each clip's energy bins where it plays."""
-        longest = max((len(c.energy) for c in clips.values()), default=0)
+        longest = max((len(e) for e in energies.values()), default=0)
         bins = np.zeros(self.total_samples // level.ENERGY_BIN + longest + 2)
         for start, key in self.placed():
-            energy = clips[key].energy
+            energy = energies[key]
             first = round(start / level.ENERGY_BIN)
             bins[first : first + len(energy)] += energy
         return level.session_loudness(bins)
@@ -304,11 +340,11 @@ class SessionAudio:
                 n -= step
 
         for start, key in self.placed():
-            pcm = self.sounds[key]
-            if start + len(pcm) <= cursor:
+            if start + self.lengths[key] <= cursor:
                 continue
             if start >= end:
                 break
+            pcm = self.sound(key)
             if start > cursor:
                 yield from quiet(start - cursor)
                 cursor = start
@@ -325,12 +361,12 @@ class SessionAudio:
         for a in range(begin, end, CHUNK_SAMPLES):
             b = min(end, a + CHUNK_SAMPLES)
             mix = self.music.take(a, b - a) * self.music_gain(a, b - a) * 32767.0
-            while first < len(placed) and placed[first][0] + len(self.sounds[placed[first][1]]) <= a:
+            while first < len(placed) and placed[first][0] + self.lengths[placed[first][1]] <= a:
                 first += 1
             for start, key in placed[first:]:
                 if start >= b:
                     break
-                pcm = self.sounds[key]
+                pcm = self.sound(key)
                 lo, hi = max(a, start), min(b, start + len(pcm))
                 if lo < hi:
                     mix[lo - a : hi - a] += pcm[lo - start : hi - start]
@@ -350,7 +386,7 @@ def encode_session(
     session: SessionAudio, path: Path, bitrate_kbps: int, on_samples: Callable[[int], None] | None = None, jobs: int = 0
 ) -> None:
     """Encode a session's audio to MP3 (see :mod:`voiceguide.sound.mp3` for how silence is skipped)."""
-    spans = [(start, start + len(session.sounds[key])) for start, key in session.placed()]
+    spans = [(start, start + session.lengths[key]) for start, key in session.placed()]
     if session.music is not None:
         spans = [(0, session.total_samples)]  # the bed leaves no silence to skip
     encode_fast(session.span_chunks, spans, session.total_samples, path, bitrate_kbps, 0, on_samples)

@@ -37,6 +37,7 @@ from voiceguide.fileio import make_temporary
 from voiceguide.sound.crc16 import crc16_of_run
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.sound.frames import frame_size, read_frames, read_tag, split_frames, stands_alone, write_tag
+from voiceguide.voice.cores import usable_cores
 
 FRAME = 576
 """Samples per MPEG-2 layer III frame (22,050 Hz)."""
@@ -46,6 +47,9 @@ MARGIN = 4 * FRAME
 """Silence kept on each side of a cut, so the frames around it hear only silence."""
 MIN_CUT_FRAMES = 4
 SAMPLE_RATE = 22050
+WRITE_BYTES = 1 << 18
+"""PCM is handed to ffmpeg in blocks of about this size (6 s of audio): a session's many short
+pieces (each cue, each second of silence) would otherwise each cost the encoder a wake-up."""
 STALL_S = 30.0
 """An encoder that takes no input and does not finish for this long is stopped as wedged."""
 
@@ -135,9 +139,9 @@ def encode_stream(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, reserv
         watch = _Watchdog(proc, stall_s)
         try:
             try:
-                for chunk in chunks:
+                for block in _blocks(chunks):
                     with watch.waiting():
-                        proc.stdin.write(chunk)
+                        proc.stdin.write(block)
                 with watch.waiting():
                     proc.stdin.close()
             except BrokenPipeError:
@@ -164,6 +168,18 @@ def encode_stream(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, reserv
         raise AudioError(f"ffmpeg reported success but its output cannot be read ({e.strerror or e})") from e
     if frame_size(head) == 0:
         raise AudioError("ffmpeg reported success but did not write MP3 audio")
+
+
+def _blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks joined into blocks of at least :data:`WRITE_BYTES` (the last may be shorter)."""
+    block = bytearray()
+    for chunk in chunks:
+        block += chunk
+        if len(block) >= WRITE_BYTES:
+            yield bytes(block)
+            block.clear()
+    if block:
+        yield bytes(block)
 
 
 def _signal_name(signum: int) -> str:
@@ -275,7 +291,7 @@ def encode_fast(
     try:
         if not cuts:
             raise EncodingMismatch("nothing to cut")
-        _encode_parts(span_chunks, cuts, total, path, bitrate_kbps, jobs or (os.cpu_count() or 1), on_samples)
+        _encode_parts(span_chunks, cuts, total, path, bitrate_kbps, jobs or usable_cores(), on_samples)
     except EncodingMismatch:
         encode_stream(_counting(span_chunks(0, total), on_samples), path, bitrate_kbps, reservoir=True)
 

@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voiceguide.catalog.types import Catalog, Routine
+from voiceguide.errors import FitError
 from voiceguide.fileio import atomic_path, check_output_path, write_text_atomic
-from voiceguide.session.compose import ComposeOptions, compose, possible_lines
+from voiceguide.session.compose import ComposeOptions, compose, estimate_speech_seconds, possible_lines
 from voiceguide.session.export import to_srt, to_vtt
 from voiceguide.session.timeline import Timeline
 from voiceguide.sound.audio import AudioOptions, SessionAudio, Tags, encode_session, encoder_gain_db, write_tags
 from voiceguide.voice.speech import SAMPLE_RATE, Speech
+
+MAX_FIT_ROUNDS = 4
+"""Fits with measured lengths before every line the session might speak is measured instead."""
 
 Progress = Callable[[str, float, float], None]
 """progress(stage, done, total): stages are 'speech' (clips) and 'audio' (seconds)."""
@@ -38,10 +42,47 @@ class RenderResult:
 def compose_spoken(
     routine: Routine, catalog: Catalog, options: ComposeOptions, speech: Speech, progress: Progress | None = None
 ) -> Timeline:
-    """Compose with real speech lengths: synthesize every line the session may say in parallel,
-    then fit and lay out with the measured lengths (a line still missing is made on demand)."""
-    lines = possible_lines(routine, catalog, options)
-    speech.prepare(lines, (lambda done, total: progress("speech", done, total)) if progress else None)
+    """Compose with real speech lengths, synthesizing only the lines the session speaks.
+
+    The first fit uses estimated lengths; the lines it speaks are synthesized in parallel and the
+    fit is made again with their measured lengths (the estimate, scaled by how the measured lines
+    compare with it, stands in for lines not yet spoken). Any line the new fit speaks that is not
+    measured yet is synthesized and the fit repeated, until every spoken line is measured. Which
+    lines are measured follows from the routine alone, never from what the clip cache holds, so
+    a render is the same whatever the cache holds.
+    """
+    measured: dict[str, float] = {}
+    scale = 1.0  # measured / estimated length of the measured lines
+    reported = 0  # lines synthesized in earlier rounds, for the progress figures
+
+    def length(text: str) -> float:
+        return measured[text] if text in measured else estimate_speech_seconds(text) * scale
+
+    def measure(lines: list[str]) -> None:
+        nonlocal reported, scale
+        count = 0
+
+        def report(done: int, total: int) -> None:
+            nonlocal count
+            count = total
+            if progress:
+                progress("speech", reported + done, reported + total)
+
+        speech.prepare(lines, report)
+        reported += count
+        measured.update((t, speech.length(t)) for t in lines)
+        scale = sum(measured.values()) / max(1e-9, sum(map(estimate_speech_seconds, measured)))
+
+    for _ in range(MAX_FIT_ROUNDS):
+        try:
+            timeline = compose(routine, catalog, options, length)
+        except FitError:
+            break  # a fit on partly estimated lengths failed: measure every line it might speak
+        missing = [t for t in dict.fromkeys(c.text for c in timeline.speech() if c.text) if t not in measured]
+        if not missing:
+            return timeline
+        measure(missing)
+    measure([t for t in possible_lines(routine, catalog, options) if t not in measured])
     return compose(routine, catalog, options, speech.length)
 
 
@@ -68,7 +109,6 @@ def render(
     speech.close()  # every clip the session plays is made: the speech workers' memory goes before the audio is built
     cache_dir = speech.cache.root if speech.cache else None
     session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps, cache_dir))
-    speech.release()  # the session holds its own leveled copy of every sound now
     total_s = timeline.duration_s
     done = 0
 
@@ -87,6 +127,7 @@ def render(
     with atomic_path(output) as tmp:
         encode_session(session, tmp, audio_options.bitrate_kbps, on_samples)
         write_tags(tmp, tags, timeline)
+    speech.release()  # the session's sounds are encoded: clips held in memory (no cache) go
     if timeline_path is not None:
         write_text_atomic(timeline_path, timeline.to_json())
     if captions_path is not None:

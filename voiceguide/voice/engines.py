@@ -7,6 +7,7 @@ never before a fork. Each engine turns one line of text into the bytes of one au
 from __future__ import annotations
 
 import array
+import concurrent.futures
 import contextlib
 import importlib.metadata
 import io
@@ -154,8 +155,14 @@ def worker_main(
     factory: EngineFactory,
     settings: VoiceSettings,
     finish: Callable[[bytes], Any] = bytes,
+    lanes: int = 1,
 ) -> None:
-    """A worker process: make the engine here, then synthesize lines until told to stop."""
+    """A worker process: make the engine here, then synthesize lines until told to stop.
+
+    With ``lanes`` above one (for an engine that may synthesize on several threads at once), up
+    to that many lines are synthesized at a time on threads sharing the one engine, so a voice's
+    weights are loaded and held once however many lines are made in parallel.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # the engine's own prints never reach the user's terminal
@@ -165,18 +172,32 @@ def worker_main(
     except Exception as e:
         conn.send(("error", str(e)))
         return
-    while True:
+    sending = threading.Lock()
+
+    def work(index: int, text: str) -> None:
         try:
-            request = conn.recv()
-        except (EOFError, KeyboardInterrupt):
-            return
-        if request is None:
-            return
-        index, text = request
-        try:
-            conn.send(("clip", index, finish(engine.synthesize(text))))
+            reply = ("clip", index, finish(engine.synthesize(text)))
         except Exception as e:
-            conn.send(("failed", index, f"{type(e).__name__}: {e}"))
+            reply = ("failed", index, f"{type(e).__name__}: {e}")
+        with sending:
+            conn.send(reply)
+
+    pool = concurrent.futures.ThreadPoolExecutor(lanes) if lanes > 1 else None
+    try:
+        while True:
+            try:
+                request = conn.recv()
+            except (EOFError, KeyboardInterrupt):
+                return
+            if request is None:
+                return
+            if pool is None:
+                work(*request)
+            else:
+                pool.submit(work, *request)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def voices_of(factory: EngineFactory) -> list[VoiceInfo]:

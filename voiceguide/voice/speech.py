@@ -27,6 +27,7 @@ import numpy as np
 
 from voiceguide.errors import SpeechEngineError
 from voiceguide.fileio import make_temporary, remove_stale_temporaries
+from voiceguide.voice.cores import default_jobs
 from voiceguide.voice.engines import EngineFactory, voices_of, worker_main
 from voiceguide.voice.level import level_speech
 from voiceguide.voice.settings import VoiceInfo, VoiceSettings
@@ -181,8 +182,9 @@ class ClipCache:
                 path.unlink()
         return clip
 
-    def put(self, key: str, clip: Clip) -> None:
-        """Store ``clip`` under ``key``, whole or not at all (a full disk leaves nothing behind)."""
+    def put(self, key: str, clip: Clip) -> bool:
+        """Store ``clip`` under ``key``, whole or not at all (a full disk leaves nothing behind);
+        whether it was stored."""
         path = self._path(key)
         tmp: Path | None = None
         try:
@@ -197,11 +199,13 @@ class ClipCache:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
+            return False
         except BaseException:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
             raise
+        return True
 
     def info(self) -> dict[str, Any]:
         files = list(self.root.glob("*/*.clip")) if self.root.is_dir() else []
@@ -254,8 +258,10 @@ def _decode_entry(data: bytes) -> Clip | None:
 class _Worker:
     process: Any
     conn: multiprocessing.connection.Connection
-    job: tuple[int, str] | None = None
-    started: float = 0.0
+    lanes: int = 1
+    """How many lines it synthesizes at once."""
+    jobs: dict[int, tuple[str, float]] = field(default_factory=dict)
+    """Index -> (line, when it was handed over) of the lines it is working on."""
 
 
 @dataclass
@@ -272,18 +278,18 @@ class SynthesisPool:
     longer on a machine busy with other work)."""
     _workers: list[_Worker] = field(default_factory=list)
 
-    def _spawn(self, count: int = 1) -> list[_Worker]:
+    def _spawn(self, count: int = 1, lanes: int = 1) -> list[_Worker]:
         """Start ``count`` workers at once (their start-ups overlap), then wait until each is ready."""
         ctx = multiprocessing.get_context("spawn")
         started = []
         for _ in range(count):
             parent, child = ctx.Pipe()
             process = ctx.Process(
-                target=worker_main, args=(child, self.factory, self.settings, clip_from_audio), daemon=True
+                target=worker_main, args=(child, self.factory, self.settings, clip_from_audio, lanes), daemon=True
             )
             process.start()
             child.close()
-            started.append(_Worker(process, parent))
+            started.append(_Worker(process, parent, lanes))
         problem = None
         for worker in started:
             if not worker.conn.poll(self.start_timeout_s):
@@ -320,62 +326,76 @@ class SynthesisPool:
         self._workers.clear()
 
     def run(self, texts: list[str]) -> Iterator[tuple[str, Clip]]:
-        """Synthesize every line, yielding ``(text, clip)`` as each finishes, in any order."""
+        """Synthesize every line, yielding ``(text, clip)`` as each finishes, in any order.
+
+        An engine that may synthesize on several threads at once gets one worker with a lane per
+        job, holding the voice once; any other engine a worker per job.
+        """
         if not texts:
             return
-        want = self.jobs or (os.cpu_count() or 1)
+        shared = bool(getattr(self.factory, "thread_safe", False))
+        want = self.jobs or default_jobs(getattr(self.factory, "lane_memory_mb", 0.0), shared)
         want = max(1, min(want, (len(texts) + 3) // 4))
-        if len(self._workers) < want:
-            self._workers += self._spawn(want - len(self._workers))
+        lanes = want if shared else 1
+        if sum(w.lanes for w in self._workers) < want:
+            self._workers += self._spawn(-(-(want - sum(w.lanes for w in self._workers)) // lanes), lanes)
         queue = list(enumerate(texts))[::-1]
         attempts: dict[int, int] = {}
         pending = len(texts)
         while pending:
             for w in self._workers:
-                if w.job is None and queue:
-                    w.job = queue.pop()
-                    w.started = time.monotonic()
-                    w.conn.send(w.job)
-            busy = [w for w in self._workers if w.job is not None]
+                while len(w.jobs) < w.lanes and queue:
+                    index, text = queue.pop()
+                    w.jobs[index] = (text, time.monotonic())
+                    w.conn.send((index, text))
+            busy = [w for w in self._workers if w.jobs]
             ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=0.5)
             now = time.monotonic()
             for w in busy:
-                assert w.job is not None
-                index, text = w.job
                 failure: str | None = None
                 if w.conn in ready:
                     try:
                         message = w.conn.recv()
                     except EOFError:
-                        message = ("failed", index, "the speech worker exited")
-                    if message[0] == "clip":
-                        clip = message[2]
-                        if clip is not None:
-                            w.job = None
-                            pending -= 1
-                            yield text, clip
-                            continue
-                        failure = "the engine produced an empty or silent clip"
-                    else:
-                        failure = message[2]
-                elif now - w.started > self.timeout_s + 0.05 * len(text):
-                    failure = f"the engine did not finish within {self.timeout_s:g} s"
+                        message = ("failed", None, "the speech worker exited")
+                    if message[0] == "clip" and message[1] not in w.jobs:
+                        continue
+                    if message[0] == "clip" and message[2] is not None:
+                        text, _ = w.jobs.pop(message[1])
+                        pending -= 1
+                        yield text, message[2]
+                        continue
+                    failure = "the engine produced an empty or silent clip" if message[0] == "clip" else message[2]
+                    failed = [message[1]] if message[1] in w.jobs else list(w.jobs)
                 else:
-                    continue
+                    # a line may wait for the other lines its worker is making: each lane extends the limit
+                    failed = [i for i, (text, started) in w.jobs.items()
+                              if now - started > (self.timeout_s + 0.05 * len(text)) * w.lanes]  # fmt: skip
+                    if not failed:
+                        continue
+                    failure = f"the engine did not finish within {self.timeout_s:g} s"
+                jobs = dict(w.jobs)
                 self._kill(w)  # never reuse a worker that failed: its engine may be wedged
-                attempts[index] = attempts.get(index, 0) + 1
-                if attempts[index] >= ATTEMPTS:
-                    self.close()
-                    raise SpeechEngineError(f"speech failed {ATTEMPTS} times for {text[:60]!r}: {failure}")
-                queue.append((index, text))
-                self._workers += self._spawn()
+                for index, (text, _) in jobs.items():
+                    if index in failed:
+                        attempts[index] = attempts.get(index, 0) + 1
+                        if attempts[index] >= ATTEMPTS:
+                            self.close()
+                            raise SpeechEngineError(f"speech failed {ATTEMPTS} times for {text[:60]!r}: {failure}")
+                    queue.append((index, text))  # lines it was still working on go to another worker
+                self._workers += self._spawn(1, w.lanes)
 
 
 # --------------------------------------------------------------------------- the facade
 
 
 class Speech:
-    """Clips and their lengths for one voice, from the cache or freshly synthesized."""
+    """Clips and their lengths for one voice, from the cache or freshly synthesized.
+
+    With a cache, only each line's length is held: a clip is read back from the cache when it is
+    asked for, so memory does not grow with the number of distinct lines. A clip the cache could
+    not store (or every clip, without a cache) is held in memory.
+    """
 
     def __init__(
         self,
@@ -393,6 +413,7 @@ class Speech:
         self.cache = cache
         self.jobs = jobs
         self._clips: dict[str, Clip] = {}
+        self._lengths: dict[str, float] = {}
         self._identity: str | None = None
         self._pool: SynthesisPool | None = None
         self.synthesized = 0
@@ -411,11 +432,11 @@ class Speech:
         """Make sure every line has a clip, synthesizing the missing ones in parallel."""
         missing: list[str] = []
         for text in dict.fromkeys(texts):
-            if text in self._clips:
+            if text in self._lengths:
                 continue
             cached = self.cache.get(self._key(text)) if self.cache else None
             if cached is not None:
-                self._clips[text] = cached
+                self._lengths[text] = cached.seconds
             else:
                 missing.append(text)
         if progress is not None:
@@ -425,26 +446,42 @@ class Speech:
         if self._pool is None:
             self._pool = SynthesisPool(self.factory, self.settings, self.jobs)
         for done, (text, clip) in enumerate(self._pool.run(missing), start=1):
-            self._clips[text] = clip
+            self._lengths[text] = clip.seconds
             self.synthesized += 1
-            if self.cache:
-                self.cache.put(self._key(text), clip)
+            if not (self.cache and self.cache.put(self._key(text), clip)):
+                self._clips[text] = clip
             if progress is not None:
                 progress(done, len(missing))
 
     def clip(self, text: str) -> Clip:
-        if text not in self._clips:
+        found = self._held(text)
+        if found is None:
+            self._lengths.pop(text, None)  # not held, or gone from the cache since: make it again
             self.prepare([text])
-        return self._clips[text]
+            found = self._held(text)
+        if found is None:
+            raise SpeechEngineError(f"the clip for {text[:60]!r} could not be kept")
+        return found
+
+    def _held(self, text: str) -> Clip | None:
+        if text in self._clips:
+            return self._clips[text]
+        if text in self._lengths and self.cache is not None:
+            return self.cache.get(self._key(text))
+        return None
 
     def release(self) -> None:
         """Let go of the clips held in memory once the caller has its own copies (a render's scaled
         sounds), so a render does not hold every line twice; a later use reads or makes it again."""
+        for text in self._clips:
+            self._lengths.pop(text, None)
         self._clips.clear()
 
     def length(self, text: str) -> float:
         """Seconds of ``text`` as spoken: the composer's speech-length function."""
-        return self.clip(text).seconds
+        if text not in self._lengths:
+            self.prepare([text])
+        return self._lengths[text]
 
     def close(self) -> None:
         if self._pool is not None:

@@ -1,0 +1,140 @@
+"""A render does the work its session needs and no more: it synthesizes the lines it speaks, holds
+no clip it can read back, shares one engine between threads where the engine allows, and starts
+as many workers as the machine has room for."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.fake_engines import FlakySharedEngine, SharedToneEngine
+from voiceguide.catalog.load import resolve_routine
+from voiceguide.catalog.types import Catalog
+from voiceguide.session.compose import ComposeOptions, possible_lines
+from voiceguide.session.timeline import Cue
+from voiceguide.sound import audio
+from voiceguide.sound.audio import AudioOptions, SessionAudio
+from voiceguide.sound.mp3 import WRITE_BYTES, _blocks
+from voiceguide.sound.render import compose_spoken
+from voiceguide.voice import cores
+from voiceguide.voice.engines import ToneEngine, VoiceSettings
+from voiceguide.voice.speech import Clip, ClipCache, Speech, SynthesisPool
+
+OPTIONS = ComposeOptions(minutes=10)
+
+
+def spoken(cues: tuple[Cue, ...]) -> set[str | None]:
+    return {c.text for c in cues if c.kind == "speech"}
+
+
+def test_a_cold_render_synthesizes_only_the_lines_it_speaks(tmp_path: Path, catalog: Catalog) -> None:
+    routine = resolve_routine("kneeling-back", catalog)
+    reports: list[tuple[float, float]] = []
+    with Speech(ToneEngine, VoiceSettings(), cache=ClipCache(tmp_path), jobs=2) as speech:
+        timeline = compose_spoken(routine, catalog, OPTIONS, speech, lambda _, d, t: reports.append((d, t)))
+        said = spoken(timeline.cues)
+        assert all(c.duration_s == pytest.approx(ToneEngine.seconds(c.text or ""), abs=0.002)
+                   for c in timeline.speech())  # fmt: skip
+        assert len(said) <= speech.synthesized < len(possible_lines(routine, catalog, OPTIONS))
+    assert abs(timeline.duration_s - 600) <= 2.0
+    assert reports[-1][0] == reports[-1][1] == speech.synthesized
+    assert all(d <= t for d, t in reports) and [d for d, _ in reports] == sorted(d for d, _ in reports)
+
+
+def test_the_session_does_not_depend_on_what_the_cache_holds(tmp_path: Path, catalog: Catalog) -> None:
+    routine = resolve_routine("kneeling-back", catalog)
+    with Speech(ToneEngine, VoiceSettings(), cache=ClipCache(tmp_path / "cold"), jobs=2) as speech:
+        cold = compose_spoken(routine, catalog, OPTIONS, speech)
+    full = ClipCache(tmp_path / "full")
+    with Speech(ToneEngine, VoiceSettings(), cache=full, jobs=2) as speech:
+        speech.prepare([*possible_lines(routine, catalog, OPTIONS), "A line no session says."])
+    with Speech(ToneEngine, VoiceSettings(), cache=full, jobs=2) as speech:
+        warm = compose_spoken(routine, catalog, OPTIONS, speech)
+        assert speech.synthesized == 0
+    assert warm.to_json() == cold.to_json()
+
+
+def test_sounds_made_again_after_being_let_go_are_the_same(
+    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routine = resolve_routine("cat-cow", catalog)
+    with Speech(ToneEngine, VoiceSettings(), cache=ClipCache(tmp_path), jobs=2) as speech:
+        timeline = compose_spoken(routine, catalog, ComposeOptions(), speech)
+        monkeypatch.setattr(audio, "HELD_SAMPLES", 1)
+        session = SessionAudio(timeline, speech.clip, AudioOptions())
+        again = b"".join(session.span_chunks(0, session.total_samples))
+        assert len(session._made) == 1
+    held = b"".join(SessionAudio(timeline, ToneEngineClips(), AudioOptions()).span_chunks(0, session.total_samples))
+    assert again == held
+
+
+class ToneEngineClips:
+    """Clips straight from a tone engine in this process, none of them cached."""
+
+    def __init__(self) -> None:
+        from voiceguide.voice.speech import clip_from_audio
+
+        self.engine = ToneEngine(VoiceSettings())
+        self.make = clip_from_audio
+
+    def __call__(self, text: str) -> Clip:
+        clip = self.make(self.engine.synthesize(text))
+        assert clip is not None
+        return clip
+
+
+def test_a_clip_gone_from_the_cache_is_made_again(tmp_path: Path) -> None:
+    with Speech(ToneEngine, VoiceSettings(), cache=ClipCache(tmp_path), jobs=1) as speech:
+        speech.prepare(["Sit tall."])
+        first = speech.clip("Sit tall.").pcm.copy()
+        for entry in tmp_path.glob("*/*.clip"):
+            entry.unlink()
+        assert (speech.clip("Sit tall.").pcm == first).all()
+        assert speech.synthesized == 2
+
+
+def test_a_shareable_engine_runs_its_jobs_as_lanes_of_one_worker() -> None:
+    texts = [f"Line number {i}." for i in range(12)]
+    pool = SynthesisPool(SharedToneEngine, VoiceSettings(), jobs=3)
+    try:
+        made = dict(pool.run(texts))
+        assert [w.lanes for w in pool._workers] == [3]
+    finally:
+        pool.close()
+    assert set(made) == set(texts)
+    expected = ToneEngineClips()
+    assert all((made[t].pcm == expected(t).pcm).all() for t in texts)
+
+
+def test_a_failed_line_in_a_lane_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLAKY_DIR", str(tmp_path))
+    pool = SynthesisPool(FlakySharedEngine, VoiceSettings(), jobs=2)
+    try:
+        made = dict(pool.run([f"Line {i}." for i in range(8)]))
+    finally:
+        pool.close()
+    assert len(made) == 8 and all(len(c.pcm) > 0 for c in made.values())
+
+
+@pytest.mark.parametrize(
+    ("load", "memory", "each", "shared", "expected"),
+    [(0.0, 64000.0, 0.0, False, 4), (2.6, 64000.0, 0.0, False, 1), (1.2, 64000.0, 0.0, False, 3),
+     (0.0, 300.0, 160.0, False, 1), (0.0, None, 160.0, False, 4), (30.0, 64000.0, 160.0, False, 1),
+     (30.0, 64000.0, 160.0, True, 4), (30.0, 500.0, 160.0, True, 3)],
+)  # fmt: skip
+def test_default_jobs_follow_the_idle_cores_and_free_memory(
+    monkeypatch: pytest.MonkeyPatch, load: float, memory: float | None, each: float, shared: bool, expected: int
+) -> None:
+    monkeypatch.setattr(cores, "usable_cores", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(cores, "available_memory_mb", lambda: memory)
+    assert cores.default_jobs(each, shared) == expected
+
+
+def test_pcm_goes_to_the_encoder_in_whole_blocks() -> None:
+    chunks = [bytes([i % 251]) * (1000 + i) for i in range(400)]
+    blocks = list(_blocks(iter(chunks)))
+    assert b"".join(blocks) == b"".join(chunks)
+    assert all(len(b) >= WRITE_BYTES for b in blocks[:-1]) and len(blocks) < len(chunks) / 50
