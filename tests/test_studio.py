@@ -538,3 +538,17 @@ def test_a_port_in_use_or_an_unusable_library_is_one_line(tmp_path: Path) -> Non
                                        "--library", str(tmp_path / "file" / "lib")], env={"VOICEGUIDE_ENGINE": "tone"})
     assert result.exit_code == 1 and "cannot make the library folder" in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_progress_bar_never_goes_back_when_a_render_needs_more_lines() -> None:
+    """A render that fits again with measured lengths may speak a few more lines: the count grows,
+    the bar does not shrink."""
+    job = Job("j", ask=None)  # type: ignore[arg-type]  # the hook reads no field of the ask
+    fractions = []
+    for done, total in ((0, 45), (30, 45), (45, 45), (45, 48), (48, 48)):
+        job.progress("speech", done, total)
+        fractions.append(job.fraction)
+    job.progress("audio", 90, 180)
+    fractions.append(job.fraction)
+    assert fractions == sorted(fractions) and fractions[-1] > fractions[2]
+    assert job.message.startswith("building the audio") and job.lines_total == 48

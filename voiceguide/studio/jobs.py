@@ -74,7 +74,9 @@ class Job:
         if stage == "speech":
             total_lines = int(total)
             message = f"speaking {int(done)} of {total_lines} lines" if total_lines else "every line already spoken"
-            self.update(message=message, fraction=SPEECH_SHARE * part, lines_done=int(done), lines_total=total_lines)
+            # a render that needs more lines after its first fit adds them to the total: the bar never goes back
+            fraction = max(self.fraction, SPEECH_SHARE * part)
+            self.update(message=message, fraction=fraction, lines_done=int(done), lines_total=total_lines)
         else:
             self.update(message=f"building the audio: {done / 60:.1f} of {total / 60:.1f} min",
                         fraction=SPEECH_SHARE + (1 - SPEECH_SHARE) * part)
