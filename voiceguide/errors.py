@@ -85,3 +85,7 @@ class PackBuildError(VoiceguideError):
 
 class NoCatalogError(VoiceguideError):
     """Raised when --catalog names a folder that holds no stretches (no stretches/*.yaml)."""
+
+
+class NotACacheError(VoiceguideError):
+    """Raised when ``cache clear`` is pointed at a folder that is not a voiceguide clip cache."""

@@ -13,7 +13,7 @@ from voiceguide.catalog.load import load_catalog, resolve_routine
 from voiceguide.catalog.types import Catalog
 from voiceguide.catalog.validate import MAX_SPOKEN, text
 from voiceguide.errors import BadOptionError
-from voiceguide.fileio import write_text_atomic
+from voiceguide.fileio import is_special, is_stdout, write_text_atomic
 from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath
 from voiceguide.session.timeline import Timeline
 from voiceguide.voice.engines import ENGINE_CHOICES
@@ -69,11 +69,11 @@ breath_option = click.option(
 def emit(text: str, output: Path | None) -> None:
     """``text`` to standard output, or to ``output`` with a 'Wrote' line (on standard output, as
     every command says what it wrote)."""
-    if output is None:
+    if output is None or is_stdout(output):
         click.echo(text, nl=False)
     else:
         write_text_atomic(output, text)
-        click.echo(f"Wrote {output}")
+        click.echo(f"Wrote {output}", err=is_special(output))
 
 
 def plural(count: int, noun: str) -> str:

@@ -19,6 +19,7 @@ from voiceguide.commands.options import (
     plural,
     voice_options,
 )
+from voiceguide.fileio import is_stdout
 
 
 @click.command()
@@ -105,9 +106,12 @@ def render(
             progress=progress,
         )
     tl = result.timeline
-    click.echo(
-        f"Wrote {result.path}: {clock(tl.duration_s)}, {plural(len(tl.chapters), 'chapter')}, "
-        f"{result.size_bytes / 1024 / 1024:.1f} MB, in {result.seconds_taken:.1f} s; voice: {speech.label}"
+    chapters = len(tl.chapters_covering())  # what the MP3 and chapters.json hold: welcome and closing too
+    click.echo(  # on standard error when the MP3 itself went to standard output
+        f"Wrote {result.path}: {clock(tl.duration_s)}, {plural(chapters, 'chapter')} "
+        f"({plural(len(tl.chapters), 'stretch')}), "
+        f"{result.size_bytes / 1024 / 1024:.1f} MB, in {result.seconds_taken:.1f} s; voice: {speech.label}",
+        err=is_stdout(output),
     )
 
 

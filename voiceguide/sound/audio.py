@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.errors import AudioError, BadOptionError
-from voiceguide.fileio import make_temporary
+from voiceguide.fileio import make_temporary, read_regular
 from voiceguide.session.timeline import Cue, Timeline
 from voiceguide.sound import dsp
 from voiceguide.sound.ffmpeg import ffmpeg_path
@@ -142,7 +142,7 @@ def _gains_digest(gains: dict[str, float]) -> str:
 
 def _read_gains(store: Path) -> dict[str, float]:
     try:
-        data = json.loads(store.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(store, 1 << 20).decode("utf-8"))
         gains = data["gains"]
         if data["sha256"] != _gains_digest(gains):
             return {}

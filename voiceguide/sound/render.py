@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voiceguide.catalog.types import Catalog, Routine
-from voiceguide.fileio import atomic_path, check_output_path, write_text_atomic
+from voiceguide.fileio import check_output_path, staged_outputs
 from voiceguide.session.compose import ComposeOptions, compose, possible_lines
 from voiceguide.session.export import to_srt, to_vtt
 from voiceguide.session.timeline import Timeline
@@ -84,18 +84,21 @@ def render(
         album=timeline.title,
         comment=f"{routine.description} {len(timeline.chapters)} stretches: {names}.".strip(),
     )
-    with atomic_path(output) as tmp:
-        encode_session(session, tmp, audio_options.bitrate_kbps, on_samples)
-        write_tags(tmp, tags, timeline)
-    if timeline_path is not None:
-        write_text_atomic(timeline_path, timeline.to_json())
-    if captions_path is not None:
-        text = to_srt(timeline) if captions_path.suffix.lower() == ".srt" else to_vtt(timeline)
-        write_text_atomic(captions_path, text)
+    outputs = [path for path in (output, timeline_path, captions_path) if path is not None]
+    with staged_outputs(outputs) as temps:  # all of them land together, or none does
+        staged = dict(zip(outputs, temps, strict=True))
+        encode_session(session, staged[output], audio_options.bitrate_kbps, on_samples)
+        write_tags(staged[output], tags, timeline)
+        size = staged[output].stat().st_size
+        if timeline_path is not None:
+            staged[timeline_path].write_text(timeline.to_json(), encoding="utf-8")
+        if captions_path is not None:
+            text = to_srt(timeline) if captions_path.suffix.lower() == ".srt" else to_vtt(timeline)
+            staged[captions_path].write_text(text, encoding="utf-8")
     return RenderResult(
         path=output,
         timeline=timeline,
-        size_bytes=output.stat().st_size,
+        size_bytes=size,
         seconds_taken=time.perf_counter() - started,
         clips_synthesized=speech.synthesized,
         measured_lufs=session.measured_lufs,
