@@ -248,6 +248,18 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def not_a_regular_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (a FIFO would block, a device never ends), or None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        return e.strerror or str(e)
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+    return f"it is {kind}, not a file"
+
+
 def read_regular(path: Path, limit: int = -1) -> bytes:
     """The bytes of a regular file (at most ``limit``); anything else (a FIFO, a device) raises
     OSError at once instead of blocking or reading forever."""

@@ -19,7 +19,7 @@ from voiceguide.commands.options import (
     plural,
     voice_options,
 )
-from voiceguide.fileio import is_stdout
+from voiceguide.fileio import is_stdout, not_a_regular_file
 
 
 @click.command()
@@ -44,6 +44,7 @@ from voiceguide.fileio import is_stdout
     "--music",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
+    callback=lambda _ctx, param, value: _regular_file(value, param),
     help="A music file looped under the session, ducked under speech.",
 )
 @click.option(
@@ -113,6 +114,14 @@ def render(
         f"{result.size_bytes / 1024 / 1024:.1f} MB, in {result.seconds_taken:.1f} s; voice: {speech.label}",
         err=is_stdout(output),
     )
+
+
+def _regular_file(path: Path | None, param: click.Parameter) -> Path | None:
+    """A file to read whole: a FIFO (which would wait for a writer) or a device is refused at once."""
+    problem = not_a_regular_file(path) if path is not None else None
+    if problem:
+        raise click.BadParameter(f"{path}: {problem}", param=param)
+    return path
 
 
 COMMANDS = [render]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from voiceguide.errors import SpeechEngineError
+from voiceguide.signals import hear_signals
 from voiceguide.voice.espeak import ESPEAK_DATA_PATH_LIMIT, EspeakSynth, _short_data_path, load_espeak
 from voiceguide.voice.piper import PiperEngine, is_piper_voice, natural_voice_installed, piper_installed
 from voiceguide.voice.settings import DEFAULT_RATE_WPM, VoiceInfo, VoiceSettings
@@ -157,26 +158,29 @@ def worker_main(
 ) -> None:
     """A worker process: make the engine here, then synthesize lines until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
+    hear_signals()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # the engine's own prints never reach the user's terminal
-    try:
-        engine = factory(settings)
-        conn.send(("ready", type(engine).__name__))  # the parent keys the cache by its own identity
-    except Exception as e:
-        conn.send(("error", str(e)))
-        return
-    while True:
+    with contextlib.suppress(OSError, EOFError):  # a parent that is gone ends the worker, quietly
         try:
-            request = conn.recv()
-        except (EOFError, KeyboardInterrupt):
-            return
-        if request is None:
-            return
-        index, text = request
-        try:
-            conn.send(("clip", index, finish(engine.synthesize(text))))
+            engine = factory(settings)
+            conn.send(("ready", type(engine).__name__))  # the parent keys the cache by its own identity
         except Exception as e:
-            conn.send(("failed", index, f"{type(e).__name__}: {e}"))
+            conn.send(("error", str(e)))
+            return
+        while True:
+            try:
+                request = conn.recv()
+            except KeyboardInterrupt:
+                return
+            if request is None:
+                return
+            index, text = request
+            try:
+                result = ("clip", index, finish(engine.synthesize(text)))
+            except Exception as e:
+                result = ("failed", index, f"{type(e).__name__}: {e}")
+            conn.send(result)
 
 
 def voices_of(factory: EngineFactory) -> list[VoiceInfo]:

@@ -28,6 +28,7 @@ import numpy as np
 
 from voiceguide.errors import NotACacheError, SpeechEngineError
 from voiceguide.fileio import make_temporary, read_regular, remove_stale_temporaries
+from voiceguide.signals import children_start_deaf
 from voiceguide.voice.engines import EngineFactory, voices_of, worker_main
 from voiceguide.voice.level import level_speech
 from voiceguide.voice.settings import VoiceInfo, VoiceSettings
@@ -333,14 +334,15 @@ class SynthesisPool:
         """Start ``count`` workers at once (their start-ups overlap), then wait until each is ready."""
         ctx = multiprocessing.get_context("spawn")
         started = []
-        for _ in range(count):
-            parent, child = ctx.Pipe()
-            process = ctx.Process(
-                target=worker_main, args=(child, self.factory, self.settings, clip_from_audio), daemon=True
-            )
-            process.start()
-            child.close()
-            started.append(_Worker(process, parent))
+        with children_start_deaf():  # a Ctrl-C during their start-up reaches them once they can take it
+            for _ in range(count):
+                parent, child = ctx.Pipe()
+                process = ctx.Process(
+                    target=worker_main, args=(child, self.factory, self.settings, clip_from_audio), daemon=True
+                )
+                process.start()
+                child.close()
+                started.append(_Worker(process, parent))
         problem = None
         for worker in started:
             if not worker.conn.poll(self.start_timeout_s):
