@@ -23,6 +23,7 @@ from voiceguide.errors import PackBuildError, SpeechEngineError
 from .fake_engines import BrokenStartEngine
 from .test_pack import SMALL_PACK, build, write_pack
 
+URL = "http://localhost:8000/"
 needs_root = pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,
                                 reason="device nodes and mounts need root")
 
@@ -100,7 +101,7 @@ def test_cache_clear_removes_only_what_the_cache_wrote(tmp_path: Path) -> None:
 def test_a_manifest_cannot_reach_outside_its_pack(tmp_path: Path, slug: str) -> None:
     data = dict(SMALL_PACK, episodes=SMALL_PACK["episodes"][:1])
     write_pack(tmp_path, data)
-    assert run(["pack", "build", "pack.yaml", "-o", "a/b/pk", "-j", "1"], tmp_path).returncode == 0
+    assert run(["pack", "build", "pack.yaml", "-o", "a/b/pk", "-j", "1", "--base-url", URL], tmp_path).returncode == 0
     manifest = tmp_path / "a/b/pk/.voiceguide-pack.json"
     record = json.loads(manifest.read_text())
     record["episodes"].append({**record["episodes"][0], "slug": slug, "guid": "other", "number": 9})
@@ -110,7 +111,7 @@ def test_a_manifest_cannot_reach_outside_its_pack(tmp_path: Path, slug: str) -> 
     victim.parent.mkdir(parents=True, exist_ok=True)
     victim.write_bytes(b"the user's own mp3")
     before = sorted(p.name for p in (tmp_path / "a/b/pk").rglob("*"))
-    out = run(["pack", "build", "pack.yaml", "-o", "a/b/pk", "-j", "1"], tmp_path)
+    out = run(["pack", "build", "pack.yaml", "-o", "a/b/pk", "-j", "1", "--base-url", URL], tmp_path)
     assert out.returncode == 1
     assert ".voiceguide-pack.json" in out.stderr and "slug" in out.stderr
     one_clean_line(out.stderr)
@@ -122,12 +123,12 @@ def test_a_manifest_cannot_reach_outside_its_pack(tmp_path: Path, slug: str) -> 
                                               ("extra", 1), ("number", -4)])
 def test_a_manifest_with_wrong_values_is_reported_not_a_traceback(tmp_path: Path, field: str, value: object) -> None:
     write_pack(tmp_path, dict(SMALL_PACK, episodes=SMALL_PACK["episodes"][:1]))
-    assert run(["pack", "build", "pack.yaml", "-o", "pk", "-j", "1"], tmp_path).returncode == 0
+    assert run(["pack", "build", "pack.yaml", "-o", "pk", "-j", "1", "--base-url", URL], tmp_path).returncode == 0
     manifest = tmp_path / "pk/.voiceguide-pack.json"
     record = json.loads(manifest.read_text())
     record["episodes"][0][field] = value
     manifest.write_text(json.dumps(record))
-    out = run(["pack", "build", "pack.yaml", "-o", "pk", "-j", "1", "--force"], tmp_path)
+    out = run(["pack", "build", "pack.yaml", "-o", "pk", "-j", "1", "--force", "--base-url", URL], tmp_path)
     assert out.returncode == 1
     assert f"episodes[0].{field}" in out.stderr
     one_clean_line(out.stderr)

@@ -19,6 +19,7 @@ from .processes import group_ends, group_members, kill_started, needs_proc, star
 from .test_signals import LONG_PACK, started, tone_env
 
 pytestmark = [needs_proc, pytest.mark.ffmpeg]
+URL = "http://localhost:8000/"
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +31,8 @@ def _no_survivors() -> Iterator[None]:
 def signalled(tmp_path: Path, moment: str, sig: int, whole_group: bool,
               ignored: tuple[int, ...] = ()) -> tuple[subprocess.Popen[str], str]:
     (tmp_path / "pack.yaml").write_text(yaml.safe_dump(LONG_PACK))
-    proc = start(["pack", "build", "pack.yaml", "-o", "pk", "-j", "2"], tmp_path, ignored, **tone_env(tmp_path))
+    proc = start(["pack", "build", "pack.yaml", "-o", "pk", "-j", "2", "--base-url", URL], tmp_path, ignored,
+                 **tone_env(tmp_path))
     if moment == "starting":  # as soon as a worker process exists: most likely still importing
         assert wait_until(lambda: len(group_members(proc.pid)) >= 3 or proc.poll() is not None, 120)
     else:
@@ -69,7 +71,7 @@ def test_a_signalled_pack_build_ends_quietly_and_cleanly(tmp_path: Path, moment:
 def test_a_build_started_with_sighup_ignored_keeps_ignoring_it(tmp_path: Path) -> None:
     """As under ``nohup``: a hang-up does not stop the build; SIGTERM still does."""
     (tmp_path / "pack.yaml").write_text(yaml.safe_dump(LONG_PACK))
-    proc = start(["pack", "build", "pack.yaml", "-o", "pk", "-j", "2"], tmp_path, (signal.SIGHUP,),
+    proc = start(["pack", "build", "pack.yaml", "-o", "pk", "-j", "2", "--base-url", URL], tmp_path, (signal.SIGHUP,),
                  **tone_env(tmp_path))
     started(proc, tmp_path / "pk")
     os.killpg(proc.pid, signal.SIGHUP)

@@ -187,7 +187,8 @@ def voice_options(func: Callable[..., Any]) -> Callable[..., Any]:
             engine_option,
             voice_option,
             rate_option(DEFAULT_RATE_WPM),
-            click.option("--volume", type=FiniteRange(0.1, 1.0), default=1.0, show_default=True),
+            click.option("--volume", type=FiniteRange(0.1, 1.0), default=1.0, show_default=True,
+                         help="The speech engine's volume, 0.1 to 1.0 (a render is then leveled to --loudness)."),
             click.option("--no-cache", is_flag=True, help="Do not read or write the clip cache."),
             click.option(
                 "-j",

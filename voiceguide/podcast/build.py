@@ -207,7 +207,7 @@ def _build(pack: Pack, catalog: Catalog, folder: Path, previous: tuple[ShowInfo,
         rendered.publish()
         done[rendered.slug] = EpisodeInfo(**{
             **info.to_dict(), "duration_s": rendered.duration_s, "size": rendered.size,
-            "chapters": rendered.chapters, "transcript": rendered.transcript,
+            "chapters": rendered.chapters, "transcript": rendered.transcript, "stretches": rendered.stretches,
         })
         result.rendered.append(rendered.slug)
         # written after every episode, so an interrupted build keeps what it finished

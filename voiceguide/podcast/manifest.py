@@ -72,7 +72,7 @@ _SHOW_FIELDS: dict[str, tuple[type, ...]] = {
 _EPISODE_FIELDS: dict[str, tuple[type, ...]] = {
     "number": (int,), "slug": (str,), "guid": (str,), "title": (str,), "description": (str,),
     "pub_date": (str,), "duration_s": _NUMBER, "size": (int,), "chapters": (list,), "transcript": (list,),
-    "input_hash": (str,),
+    "input_hash": (str,), "stretches": (int,),
 }
 
 

@@ -64,6 +64,7 @@ class Rendered:
     chapters: list[dict[str, Any]]
     transcript: list[list[Any]]
     staged: tuple[tuple[Path, Path], ...] = ()
+    stretches: int = 0
     """(temporary, final) path of each file: the parent moves them into place together when it
     records the episode, so an episode's files are never a mix of two renders."""
 
@@ -208,7 +209,7 @@ def _render_job(job: RenderJob, progress: EpisodeProgress | None = None) -> Rend
         write_text_atomic(chapters_file, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         transcript = [[round(c.start_s, 3), c.text] for c in timeline.speech()]
         return Rendered(job.slug, round(timeline.duration_s, 3), result.size_bytes, chapters, transcript,
-                        tuple(staged))
+                        tuple(staged), len(timeline.chapters))
     except BaseException:
         Rendered(job.slug, 0.0, 0, [], [], tuple(staged)).discard()
         if _orphaned:

@@ -90,7 +90,9 @@ def match_voice(voices: list[VoiceInfo], wanted: str) -> str:
         return matches[0].id
     if matches:
         names = ", ".join(f"{v.name} ({v.id})" for v in matches[:6])
-        raise UnknownVoiceError(f"--voice '{wanted}' matches {len(matches)} voices: {names}; be more specific")
+        more = f" and {len(matches) - 6} more" if len(matches) > 6 else ""
+        raise UnknownVoiceError(f"--voice '{wanted}' matches {len(matches)} voices: {names}{more}; "
+                                "be more specific (see 'voiceguide voices --all')")
     close = difflib.get_close_matches(wanted, [v.name for v in voices] + [v.id for v in voices], n=4, cutoff=0.4)
     hint = f"; closest: {', '.join(close)}" if close else ""
     raise UnknownVoiceError(f"no voice '{wanted}' is installed{hint} (see 'voiceguide voices')")

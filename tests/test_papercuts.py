@@ -1,0 +1,123 @@
+"""What a newcomer reads: counts that count what they name, names where promised, YAML as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from voiceguide.catalog.types import closest
+from voiceguide.cli import main
+from voiceguide.voice.choose import EngineVoice
+from voiceguide.voice.settings import VoiceInfo
+
+from .conftest import CATALOG_DIR, REPO
+from .test_pack import SMALL_PACK, build, write_pack
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(cwd / "cache"), "VOICEGUIDE_ENGINE": "tone", **env}
+    return subprocess.run([sys.executable, "-m", "voiceguide", *args], cwd=cwd, env=full, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_list_shows_each_stretchs_name() -> None:
+    out = CliRunner().invoke(main, ["list"])
+    assert out.exit_code == 0
+    assert re.search(r"^\s+cat-cow\s+Cat-Cow\s+kneeling\s+", out.output, re.M)
+
+
+@pytest.mark.parametrize("item", ["cat-cow", "desk-break"])
+def test_show_prints_the_yaml_a_user_writes(item: str) -> None:
+    out = CliRunner().invoke(main, ["show", item])
+    assert out.exit_code == 0
+    folder = "stretches" if (CATALOG_DIR / "stretches" / f"{item}.yaml").exists() else "routines"
+    assert yaml.safe_load(out.output) == yaml.safe_load((CATALOG_DIR / folder / f"{item}.yaml").read_text())
+    assert "None" not in out.output and "default=" not in out.output
+
+
+def test_did_you_mean_ranks_by_edit_distance_and_drops_weak_matches() -> None:
+    known = ["knee-to-chest", "knee-rolls", "seated-twist", "cat-cow"]
+    assert closest("knee-to-chst", known) == ["knee-to-chest"]
+    assert closest("xyzzy", known) == []
+    out = CliRunner().invoke(main, ["script", "knee-to-chst"])
+    assert out.exit_code == 1
+    assert "did you mean knee-to-chest?" in out.output
+    assert "seated-twist" not in out.output
+
+
+def test_voices_lists_english_first_and_counts_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    import voiceguide.voice.choose as choose
+
+    found = [
+        EngineVoice("pyttsx3", VoiceInfo("gmw/de", "German", ("de",), None), False),
+        EngineVoice("pyttsx3", VoiceInfo("gmw/en-us", "English (America)", ("en-us",), None), True),
+        EngineVoice("pyttsx3", VoiceInfo("roa/fr", "French", ("fr",), None), False),
+        EngineVoice("tone", VoiceInfo("tone", "Tone", ("en",), None), False),
+    ]
+    monkeypatch.setattr(choose, "all_voices", lambda: found)
+    out = CliRunner().invoke(main, ["voices"])
+    assert out.exit_code == 0
+    assert "German" not in out.output and "English (America)" in out.output
+    assert "... and 2 more voices in other languages: voiceguide voices --all" in out.output
+    every = CliRunner().invoke(main, ["voices", "--all"]).output
+    assert every.index("English (America)") < every.index("German") < every.index("French")
+
+
+def test_a_voice_matching_many_says_how_many_more() -> None:
+    from voiceguide.errors import UnknownVoiceError
+
+    voices = [VoiceInfo(f"gmw/en-{i}", f"English {i}", ("en",), None) for i in range(10)]
+    with pytest.raises(UnknownVoiceError, match=r"matches 10 voices: .* and 4 more; be more specific"):
+        choose_match(voices, "english")
+
+
+def choose_match(voices: list[VoiceInfo], wanted: str) -> str:
+    from voiceguide.voice.choose import match_voice
+
+    return match_voice(voices, wanted)
+
+
+@pytest.mark.ffmpeg
+def test_render_counts_the_chapters_the_file_holds(tmp_path: Path) -> None:
+    out = run(["render", "cat-cow", "-o", "x.mp3", "--timeline", "x.json"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert ", 3 chapters (1 stretch)," in out.stdout  # Welcome, Cat-Cow, Closing
+
+
+@pytest.mark.ffmpeg
+def test_the_pack_page_counts_stretches_not_chapters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path / "clips"))
+    data = dict(SMALL_PACK, episodes=SMALL_PACK["episodes"][:1])  # two stretches, four chapters
+    result = build(write_pack(tmp_path, data), tmp_path / "pk", jobs=1)
+    page = result.page.read_text()
+    assert "2 stretches" in page
+    assert len(result.episodes[0].chapters) == 4
+
+
+@pytest.mark.ffmpeg
+def test_pack_build_without_a_base_url_says_where_the_feed_points(tmp_path: Path) -> None:
+    write_pack(tmp_path, dict(SMALL_PACK, episodes=SMALL_PACK["episodes"][:1]))
+    out = run(["pack", "build", "pack.yaml", "-o", "pk", "-j", "1"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "no --base-url" in out.stderr and "--base-url https://" in out.stderr
+    quiet = run(["pack", "build", "pack.yaml", "-o", "pk", "-j", "1", "--base-url", "https://example.org/"], tmp_path)
+    assert "no --base-url" not in quiet.stderr
+
+
+def test_every_option_of_render_is_described() -> None:
+    out = CliRunner().invoke(main, ["render", "--help"])
+    assert re.search(r"--volume FLOAT RANGE\s+\S", out.output)
+
+
+def test_the_readme_names_the_jobs_option_and_quick_start_times() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert "-j/--jobs" in readme
+    quick = readme.split("## Quick start", 1)[1].split("## ", 1)[0]
+    assert len(re.findall(r"about [\d.]+ minutes", quick)) == 2
