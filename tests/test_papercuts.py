@@ -121,3 +121,25 @@ def test_the_readme_names_the_jobs_option_and_quick_start_times() -> None:
     assert "-j/--jobs" in readme
     quick = readme.split("## Quick start", 1)[1].split("## ", 1)[0]
     assert len(re.findall(r"about [\d.]+ minutes", quick)) == 2
+
+
+def test_make_writes_whole_minutes_and_keeps_avoid_as_a_field_the_routine_honours(tmp_path: Path) -> None:
+    out = CliRunner().invoke(main, ["make", "--focus", "lower-back", "--minutes", "15", "--avoid", "knees",
+                                    "--seed", "3", "-o", str(tmp_path / "mine.yaml")])
+    assert out.exit_code == 0, out.output
+    text = (tmp_path / "mine.yaml").read_text()
+    assert "\nminutes: 15\n" in text
+    data = yaml.safe_load(text)
+    assert data["avoid"] == ["knees"]
+    data["stretches"].append("childs-pose")  # a kneeling stretch added by hand
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(data))
+    script = CliRunner().invoke(main, ["script", str(tmp_path / "mine.yaml")])
+    assert script.exit_code == 0, script.output
+    assert "To look after your knees, we swap Child's Pose" in script.output
+
+
+def test_a_routines_avoid_field_is_checked(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text("id: r\ntitle: R\navoid: [kneez]\nstretches: [cat-cow]\n")
+    out = CliRunner().invoke(main, ["check", str(tmp_path / "r.yaml")])
+    assert out.exit_code == 1
+    assert "avoid" in out.output and "did you mean 'knees'" in out.output

@@ -172,6 +172,8 @@ class Routine:
     minutes: float | None
     items: tuple[RoutineItem, ...]
     source: str = ""
+    avoid: tuple[str, ...] = ()
+    """Caution tags this routine always keeps out, as ``--avoid`` does (a made routine records its own)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -179,6 +181,7 @@ class Routine:
             "title": self.title,
             "description": self.description,
             "minutes": self.minutes,
+            **({"avoid": list(self.avoid)} if self.avoid else {}),
             "stretches": [{k: v for k, v in vars(i).items() if v is not None} for i in self.items],
         }
 

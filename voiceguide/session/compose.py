@@ -163,8 +163,9 @@ def _compose(
 
 
 def adapted(routine: Routine, catalog: Catalog, options: ComposeOptions) -> tuple[Routine, list[str]]:
-    """The routine with ``options.avoid`` applied, and the lines that say what changed."""
-    routine, changes = avoid_cautions(routine, catalog, options.avoid)
+    """The routine with ``options.avoid`` and the routine's own ``avoid`` applied, and the lines
+    that say what changed."""
+    routine, changes = avoid_cautions(routine, catalog, tuple(dict.fromkeys((*routine.avoid, *options.avoid))))
     return routine, spoken_changes(changes)
 
 
