@@ -143,3 +143,26 @@ def test_a_routines_avoid_field_is_checked(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["check", str(tmp_path / "r.yaml")])
     assert out.exit_code == 1
     assert "avoid" in out.output and "did you mean 'knees'" in out.output
+
+
+@pytest.mark.parametrize(("minutes", "says"), [("120", "cannot be as long as 120 min; at its longest it runs"),
+                                               ("2", "cannot fit all its stretches in 2 min; left out")])
+def test_minutes_out_of_reach_get_the_same_kind_of_note_both_ways(minutes: str, says: str) -> None:
+    out = CliRunner().invoke(main, ["script", "lower-back-relief", "--minutes", minutes])
+    assert out.exit_code == 0, out.output
+    assert f"Note: 'Lower back relief' {says}" in out.output
+    assert "--strict to refuse" in out.output
+    strict = CliRunner().invoke(main, ["script", "lower-back-relief", "--minutes", minutes, "--strict"])
+    assert strict.exit_code == 1
+    assert "Note:" not in strict.output
+
+
+def test_the_longest_session_is_as_long_as_the_routine_gets() -> None:
+    import json as json_module
+
+    out = CliRunner().invoke(main, ["script", "lower-back-relief", "--minutes", "120", "--format", "json"])
+    longest = json_module.loads(out.output.split("\n", 1)[1] if out.output.startswith("Note") else out.output)
+    strict = CliRunner().invoke(main, ["script", "lower-back-relief", "--minutes", "120", "--strict"])
+    m = re.search(r"the longest it gets is (\d+):(\d\d)", strict.output)
+    assert m, strict.output
+    assert abs(longest["duration_s"] - (int(m[1]) * 60 + int(m[2]))) <= 6

@@ -14,7 +14,7 @@ from voiceguide.catalog.types import Catalog
 from voiceguide.catalog.validate import MAX_SPOKEN, text
 from voiceguide.errors import BadOptionError
 from voiceguide.fileio import is_special, is_stdout, write_text_atomic
-from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath
+from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, parse_breath
 from voiceguide.session.timeline import Timeline
 from voiceguide.voice.engines import ENGINE_CHOICES
 from voiceguide.voice.settings import DEFAULT_RATE_WPM, MAX_RATE_WPM, MIN_RATE_WPM, VoiceSettings
@@ -106,7 +106,8 @@ def adapt_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--no-intro", "no_intro", is_flag=True, expose_value=False, callback=collect,
                      help="Skip the welcome (the safety note is always spoken)."),
         click.option("--strict", is_flag=True, expose_value=False, callback=collect,
-                     help="Refuse --minutes too short for the routine instead of leaving out stretches."),
+                     help="Refuse --minutes the routine cannot reach (too short or too long) instead of "
+                          "leaving out stretches or running as long as it can."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -141,9 +142,19 @@ def build_timeline(
     ctx: click.Context, routine_spec: str, minutes: float | None, breath: tuple[float, float]
 ) -> Timeline:
     """The timed script for a ROUTINE argument, with an estimated speech length."""
+    from voiceguide.session.reach import compose_reaching
+
     catalog = catalog_of(ctx)
     routine = resolve_routine(routine_spec, catalog)
-    return compose(routine, catalog, compose_options(ctx, minutes, breath))
+    reached = compose_reaching(routine, catalog, compose_options(ctx, minutes, breath))
+    if reached.note:
+        note(reached.note)
+    return reached.timeline
+
+
+def note(text: str) -> None:
+    """A note on standard error: what a command did instead of what was asked."""
+    click.echo(f"Note: {text}", err=True)
 
 
 def _rate(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int | None:

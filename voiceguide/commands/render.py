@@ -15,6 +15,7 @@ from voiceguide.commands.options import (
     clock,
     compose_options,
     minutes_option,
+    note,
     open_speech,
     plural,
     voice_options,
@@ -105,6 +106,7 @@ def render(
             timeline_path=timeline_path,
             captions_path=captions_path,
             progress=progress,
+            on_note=note,
         )
     tl = result.timeline
     chapters = len(tl.chapters_covering())  # what the MP3 and chapters.json hold: welcome and closing too

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from voiceguide.catalog.types import Catalog, Routine
 from voiceguide.fileio import check_output_path, staged_outputs
-from voiceguide.session.compose import ComposeOptions, compose, possible_lines
+from voiceguide.session.compose import ComposeOptions, possible_lines
 from voiceguide.session.export import to_srt, to_vtt
+from voiceguide.session.reach import compose_reaching
 from voiceguide.session.timeline import Timeline
 from voiceguide.sound.audio import AudioOptions, SessionAudio, Tags, encode_session, encoder_gain_db, write_tags
 from voiceguide.voice.speech import SAMPLE_RATE, Speech
@@ -36,13 +37,20 @@ class RenderResult:
 
 
 def compose_spoken(
-    routine: Routine, catalog: Catalog, options: ComposeOptions, speech: Speech, progress: Progress | None = None
+    routine: Routine, catalog: Catalog, options: ComposeOptions, speech: Speech, progress: Progress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> Timeline:
     """Compose with real speech lengths: synthesize every line the session may say in parallel,
-    then fit and lay out with the measured lengths (a line still missing is made on demand)."""
+    then fit and lay out with the measured lengths (a line still missing is made on demand).
+
+    ``on_note`` hears when the minutes asked for are out of the routine's reach (see
+    :mod:`voiceguide.session.reach`)."""
     lines = possible_lines(routine, catalog, options)
     speech.prepare(lines, (lambda done, total: progress("speech", done, total)) if progress else None)
-    return compose(routine, catalog, options, speech.length)
+    reached = compose_reaching(routine, catalog, options, speech.length)
+    if reached.note and on_note:
+        on_note(reached.note)
+    return reached.timeline
 
 
 def render(
@@ -57,6 +65,7 @@ def render(
     timeline_path: Path | None = None,
     captions_path: Path | None = None,
     progress: Progress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RenderResult:
     """Render ``routine`` to an MP3 at ``output``, whole or not at all."""
     started = time.perf_counter()
@@ -64,7 +73,7 @@ def render(
     for path in (output, timeline_path, captions_path):
         if path is not None:
             check_output_path(path)
-    timeline = compose_spoken(routine, catalog, compose_options or ComposeOptions(), speech, progress)
+    timeline = compose_spoken(routine, catalog, compose_options or ComposeOptions(), speech, progress, on_note)
     speech.close()  # every clip the session plays is made: the speech workers' memory goes before the audio is built
     cache_dir = speech.cache.root if speech.cache else None
     session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps, cache_dir))
