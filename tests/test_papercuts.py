@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from voiceguide.catalog.types import closest
 from voiceguide.cli import main
+from voiceguide.session.timeline import Timeline
 from voiceguide.voice.choose import EngineVoice
 from voiceguide.voice.settings import VoiceInfo
 
@@ -166,3 +167,46 @@ def test_the_longest_session_is_as_long_as_the_routine_gets() -> None:
     m = re.search(r"the longest it gets is (\d+):(\d\d)", strict.output)
     assert m, strict.output
     assert abs(longest["duration_s"] - (int(m[1]) * 60 + int(m[2]))) <= 6
+
+
+def composed_session(spec: str) -> Timeline:
+    from voiceguide.catalog.load import load_catalog, resolve_routine
+    from voiceguide.session.compose import ComposeOptions, compose
+
+    catalog = load_catalog()
+    return compose(resolve_routine(spec, catalog), catalog, ComposeOptions())
+
+
+@pytest.mark.parametrize("spec", ["cat-cow", "shoulder-rolls"])
+def test_the_rep_counter_counts_the_rep_in_progress(spec: str) -> None:
+    from voiceguide.live.guide import Guide
+
+    tl = composed_session(spec)
+    guide = Guide(tl)
+    counts = [c for c in tl.cues if c.role == "count"]
+    inhales = [c for c in tl.cues if c.role == "breath" and str(c.text).startswith("Breathe in")]
+    second = next(c for c in inhales if counts[0].start_s < c.start_s < counts[1].start_s)
+    assert guide.status(second.start_s + 0.1).rep_of == (2, len(counts))  # the second breath is rep 2
+    first = next(c for c in inhales if c.start_s < counts[0].start_s)
+    assert guide.status(first.start_s + 0.1).rep_of == (1, len(counts))
+
+
+def test_the_panel_says_the_safety_note_is_not_skipped() -> None:
+    import io
+
+    from rich.console import Console
+
+    from voiceguide.live.display import RichDisplay
+    from voiceguide.live.guide import Guide
+
+    tl = composed_session("cat-cow")
+    guide = Guide(tl)
+    note = next(c for c in tl.cues if c.role == "safety" and c.chapter is None)
+    out = io.StringIO()
+    Console(file=out, width=120, color_system=None).print(RichDisplay(tl, keys=True).panel(
+        guide.status(note.start_s + 0.1)))
+    assert "the safety note plays to its end; n skips after it" in out.getvalue()
+    later = io.StringIO()
+    Console(file=later, width=120, color_system=None).print(RichDisplay(tl, keys=True).panel(
+        guide.status(tl.chapters[0].start_s + 1)))
+    assert "n next" in later.getvalue() and "safety note" not in later.getvalue()
