@@ -53,7 +53,7 @@ def test_a_full_standard_output_is_one_line(tmp_path: Path, args: list[str]) -> 
     with open("/dev/full", "w") as full:
         out = run(args, tmp_path, stdout=full.fileno())
     clean_failure(out)
-    assert out.stderr.strip() == "Cannot write to standard output (No space left on device)."
+    assert out.stderr.strip() == "Error: cannot write to standard output (No space left on device)"
 
 
 @pytest.mark.parametrize("command", [["script", "cat-cow"], ["render", "cat-cow"],

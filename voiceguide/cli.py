@@ -69,7 +69,7 @@ class CommandGroup(click.Group):
             # standard output is full or closed (``> /dev/full``, a pipe's reader gone): say so once
             with contextlib.suppress(OSError, ValueError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            click.echo(f"Cannot write to standard output ({e.strerror or e}).", err=True)
+            click.echo(f"Error: cannot write to standard output ({e.strerror or e})", err=True)
             raise click.exceptions.Exit(1) from None
 
 
