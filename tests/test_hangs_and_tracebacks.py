@@ -107,7 +107,8 @@ def test_a_bad_voice_configuration_names_its_file_and_field_once(tmp_path: Path)
     out = run(["render", "cat-cow", "--voice", "v.onnx", "-o", "x.mp3"], tmp_path, VOICEGUIDE_ENGINE="auto")
     clean_failure(out)
     assert out.stderr.strip().splitlines() == [
-        'Error: v.onnx.json: audio.sample_rate: "high" is not a sample rate in Hz (8000 to 96000)']
+        'Error: v.onnx.json: audio.sample_rate: "high" is not a sample rate in Hz (8000 to 96000) '
+        '(the voice cannot load without it)']
     assert not (tmp_path / "cache").exists()  # refused before anything was spoken
 
 

@@ -20,7 +20,7 @@ from voiceguide.commands.options import (
     plural,
     voice_options,
 )
-from voiceguide.fileio import is_stdout, not_a_regular_file
+from voiceguide.fileio import is_special, not_a_regular_file
 
 
 @click.command()
@@ -110,11 +110,11 @@ def render(
         )
     tl = result.timeline
     chapters = len(tl.chapters_covering())  # what the MP3 and chapters.json hold: welcome and closing too
-    click.echo(  # on standard error when the MP3 itself went to standard output
+    click.echo(  # on standard error when the MP3 went to standard output, a pipe or a device
         f"Wrote {result.path}: {clock(tl.duration_s)}, {plural(chapters, 'chapter')} "
         f"({plural(len(tl.chapters), 'stretch')}), "
         f"{result.size_bytes / 1024 / 1024:.1f} MB, in {result.seconds_taken:.1f} s; voice: {speech.label}",
-        err=is_stdout(output),
+        err=is_special(output),
     )
 
 

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from voiceguide.errors import UnknownVoiceError
 from voiceguide.voice.engines import ENGINES, EngineFactory, choose_engine
-from voiceguide.voice.piper import DEFAULT_PIPER_VOICE, piper_installed, piper_voices, voice_files
+from voiceguide.voice.piper import (
+    DEFAULT_PIPER_VOICE,
+    check_voice_config,
+    piper_installed,
+    piper_voices,
+    voice_files,
+)
 from voiceguide.voice.settings import VoiceInfo
 
 PYTTSX3_DEFAULT_VOICE = "gmw/en" if platform.system() == "Linux" else None
@@ -65,6 +71,7 @@ def choose_voice(engine: str | None, wanted: str | None) -> VoiceChoice:
         return VoiceChoice(name, None)
     if name == "piper":
         files = voice_files(wanted)
+        check_voice_config(files.config)  # once, here, before any worker tries to speak with it
         return VoiceChoice(name, wanted if files.name == wanted else str(files.model.resolve()))
     if name == "pyttsx3":
         from voiceguide.voice.speech import list_voices

@@ -97,7 +97,6 @@ def voice_files(voice: str | None) -> PiperVoiceFiles:
     for path, what in ((model, "voice model"), (config, "voice configuration (.onnx.json beside the model)")):
         if not path.is_file():
             raise UnknownVoiceError(f"{path}: no Piper {what} there")
-    check_voice_config(config)
     return PiperVoiceFiles(model.stem, model, config)
 
 
@@ -129,9 +128,8 @@ def check_voice_config(path: Path) -> None:
         for key in keys:
             value = value.get(key) if isinstance(value, dict) else None
         if not valid(value):
-            shown = "missing" if value is None else f"{json.dumps(value)[:40]} is not {meaning}"
-            raise SpeechEngineError(f"{path}: {'.'.join(keys)}: {shown if value is not None else 'missing'}"
-                                    + ("" if value is not None else f"; give {meaning}"))
+            shown = f"missing; give {meaning}" if value is None else f"{json.dumps(value)[:40]} is not {meaning}"
+            raise SpeechEngineError(f"{path}: {'.'.join(keys)}: {shown} (the voice cannot load without it)")
 
 
 _digests: dict[tuple[str, int, int], str] = {}
