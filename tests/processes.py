@@ -21,11 +21,25 @@ STARTED: list[int] = []
 """Process groups started by :func:`start`, for :func:`kill_started` to clear after each test."""
 
 
-def start(args: list[str], cwd: Path, **env: str) -> subprocess.Popen[str]:
-    """``voiceguide ARGS`` as the leader of a new process group (its children join the group)."""
+def default_signals(ignored: tuple[int, ...] = ()) -> Callable[[], None]:
+    """For a child: Ctrl-C's and the stop signals at their defaults, whatever the test runner
+    inherited (``nohup`` ignores SIGHUP, a shell's background job ignores SIGINT), except those
+    asked to be ``ignored``."""
+    def reset() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN if sig in ignored else signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+    return reset
+
+
+def start(args: list[str], cwd: Path, ignored: tuple[int, ...] = (), **env: str) -> subprocess.Popen[str]:
+    """``voiceguide ARGS`` as the leader of a new process group (its children join the group),
+    with the signals as a terminal would give them, not as the test runner got them."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "voiceguide", *args], cwd=cwd, env={**os.environ, **env},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=default_signals(ignored),
     )
     STARTED.append(proc.pid)
     return proc

@@ -75,4 +75,5 @@ def test_every_command_says_what_it_wrote_on_standard_output(tmp_path: Path) -> 
         assert out.returncode == 0, (command, out.stderr)
         assert out.stdout.startswith("Wrote "), (command, out.stdout, out.stderr)
         assert "Wrote" not in out.stderr, command
-    assert ", 1 chapter," in outputs["render"].stdout
+    # the count says what the MP3 holds: Welcome, the stretch, Closing
+    assert ", 3 chapters (1 stretch)," in outputs["render"].stdout

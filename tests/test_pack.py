@@ -430,7 +430,7 @@ def test_a_failing_episode_is_named_and_leaves_no_partial_files(tmp_path: Path) 
     data["episodes"] = data["episodes"][:2]
     with pytest.raises(PackBuildError, match=r"episode 0[12]-[a-z-]+: speech failed 3 times .*no voice today"):
         build(write_pack(tmp_path, data), tmp_path / "out", jobs=2, factory=BrokenEngine, use_cache=False)
-    assert list((tmp_path / "out" / "episodes").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # a first build that made no episode leaves nothing
 
 
 def test_a_failed_rebuild_leaves_a_feed_true_to_the_files(rebuildable: Built) -> None:

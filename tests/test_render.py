@@ -245,7 +245,8 @@ def test_render_command_writes_the_default_path(tmp_path: Path) -> None:
     out = run_cli(["render", "cat-cow"], tmp_path, VOICEGUIDE_ENGINE="tone")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "output" / "cat-cow.mp3").stat().st_size > 10_000
-    assert re.search(r"Wrote output/cat-cow\.mp3: \d+:\d\d, 1 chapter, [\d.]+ MB, in [\d.]+ s", out.stdout)
+    assert re.search(r"Wrote output/cat-cow\.mp3: \d+:\d\d, 3 chapters \(1 stretch\), [\d.]+ MB, in [\d.]+ s",
+                     out.stdout)
 
 
 @pytest.mark.parametrize(

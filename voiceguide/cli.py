@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -21,6 +25,10 @@ def load_commands() -> list[click.Command]:
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         found += [c for c in getattr(module, "COMMANDS", [])]
     return found
+
+
+STREAM_ERRORS = {errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT}
+"""Errors of writing to standard output that are the stream's fault, not a file's."""
 
 
 class CommandGroup(click.Group):
@@ -55,6 +63,14 @@ class CommandGroup(click.Group):
         except Terminated as e:
             click.echo(f"Stopped by {e.args[0]}; nothing half-written was kept.", err=True)
             raise click.exceptions.Exit(128 + e.signum) from None
+        except OSError as e:
+            if e.filename is not None or e.errno not in STREAM_ERRORS:
+                raise
+            # standard output is full or closed (``> /dev/full``, a pipe's reader gone): say so once
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            click.echo(f"Error: cannot write to standard output ({e.strerror or e})", err=True)
+            raise click.exceptions.Exit(1) from None
 
 
 @click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -31,6 +31,10 @@ class Problem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
+MAX_PROBLEMS_SHOWN = 30
+"""At most this many problems are printed; the rest are counted."""
+
+
 class CatalogError(VoiceguideError):
     """Raised when a stretch, routine or pack file is unreadable or invalid.
 
@@ -39,7 +43,11 @@ class CatalogError(VoiceguideError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        shown = [str(p) for p in self.problems[:MAX_PROBLEMS_SHOWN]]
+        more = len(self.problems) - len(shown)
+        if more:  # a file of ten thousand bad keys is reported in a screenful, not a megabyte
+            shown.append(f"... and {more} more problem{'s' if more != 1 else ''}")
+        super().__init__("\n".join(shown))
 
 
 class UnknownIdError(VoiceguideError):
@@ -85,3 +93,7 @@ class PackBuildError(VoiceguideError):
 
 class NoCatalogError(VoiceguideError):
     """Raised when --catalog names a folder that holds no stretches (no stretches/*.yaml)."""
+
+
+class NotACacheError(VoiceguideError):
+    """Raised when ``cache clear`` is pointed at a folder that is not a voiceguide clip cache."""

@@ -8,8 +8,10 @@ Ctrl-C, and the command line reports it in one line.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -37,3 +39,43 @@ def stop_like_ctrl_c() -> None:
     for sig in STOP_SIGNALS:
         if signal.getsignal(sig) is not signal.SIG_IGN:
             signal.signal(sig, _raise_terminated)
+
+
+STOPPING = (signal.SIGINT, *STOP_SIGNALS)
+"""Every signal that stops a command: Ctrl-C's and the stop signals."""
+
+
+@contextlib.contextmanager
+def children_start_deaf() -> Iterator[None]:
+    """Start child processes with Ctrl-C and the stop signals held back, in them and in this process.
+
+    A child started with them blocked (the mask survives ``exec``) keeps them pending until it has
+    its own handlers and calls :func:`hear_signals`, so a Ctrl-C that lands while it is still
+    importing cannot print a traceback or a ``Fatal Python error``. Here a signal that arrives
+    meanwhile is kept and delivered when the block ends, so no process is left half-started.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    pending: list[int] = []
+    handlers = {sig: signal.getsignal(sig) for sig in STOPPING}
+    for sig, handler in handlers.items():
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(sig, lambda signum, frame: pending.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        if pending:
+            signal.raise_signal(pending[0])
+
+
+def hear_signals() -> None:
+    """In a child started by :func:`children_start_deaf`, once its handlers are set: let the
+    signals held back since its start arrive."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,6 +192,8 @@ class Routine:
     minutes: float | None
     items: tuple[RoutineItem, ...]
     source: str = ""
+    avoid: tuple[str, ...] = ()
+    """Caution tags this routine always keeps out, as ``--avoid`` does (a made routine records its own)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -200,6 +201,7 @@ class Routine:
             "title": self.title,
             "description": self.description,
             "minutes": self.minutes,
+            **({"avoid": list(self.avoid)} if self.avoid else {}),
             "stretches": [{k: v for k, v in vars(i).items() if v is not None} for i in self.items],
         }
 
@@ -238,15 +240,26 @@ def parse_word_list(value: str | Sequence[str] | None, known: Sequence[str], opt
     words = tuple(dict.fromkeys(w.strip() for w in raw if w.strip()))
     for word in words:
         if word not in known:
-            close = difflib.get_close_matches(word, known, n=1)
+            close = closest(word, known, 1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise BadOptionError(f"{option}: unknown {noun} '{word}'; {hint}known: {', '.join(known)}")
     return words
 
 
+def closest(value: str, known: Iterable[str], limit: int = 3) -> list[str]:
+    """The known words nearest ``value`` by edit distance, nearest first; a weak match (more edits
+    than a third of the word's length, at least one) is no suggestion."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+
+    most = max(1, len(value) // 3)
+    found = process.extract(value, list(known), scorer=Levenshtein.distance, limit=limit, score_cutoff=most)
+    return [word for word, _, _ in sorted(found, key=lambda m: (m[1], m[0]))]
+
+
 def unknown_message(kind: str, value: str, known: Iterable[str]) -> str:
     """'unknown KIND 'VALUE'', with the closest known ids as a suggestion."""
-    close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.5)
+    close = closest(value, known)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     return f"unknown {kind} '{value}'{hint}"
 

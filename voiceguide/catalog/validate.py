@@ -250,6 +250,7 @@ ROUTINE_FIELDS = [
     Field("title", text),
     Field("description", text, required=False),
     Field("minutes", nullable(number(0.5, 240)), required=False),
+    Field("avoid", list_of(choice(CAUTION_TAGS)), required=False),
     Field("stretches", list_of(routine_item, non_empty=True, most=MAX_ROUTINE_STRETCHES)),
 ]
 check_routine_shape = mapping(ROUTINE_FIELDS)
@@ -459,6 +460,7 @@ def routine_from_document(doc: Document, stretches: dict[str, Stretch], expected
         minutes=data.get("minutes"),
         items=tuple(items),
         source=doc.file,
+        avoid=tuple(dict.fromkeys(data.get("avoid") or ())),
     )
 
 

@@ -27,7 +27,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  {r['id']:<28} {r['minutes'] or '':>4} min  {r['title']}")
     click.echo("\nStretches:")
     for s in stretches:
-        click.echo(f"  {s['id']:<28} {s['position']:<12} {', '.join(s['focus'])}")
+        click.echo(f"  {s['id']:<28} {s['name']:<30} {s['position']:<10} {', '.join(s['focus'])}")
 
 
 COMMANDS = [list_command]

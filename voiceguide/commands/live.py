@@ -16,6 +16,7 @@ from voiceguide.commands.options import (
     catalog_of,
     compose_options,
     minutes_option,
+    note,
     open_speech,
     voice_options,
 )
@@ -82,7 +83,7 @@ def play(ctx: click.Context, routine: str, minutes: float | None, breath: tuple[
     sink: AudioSink | None = open_sink(audio_backend) if audio else None  # fail before any work
     try:
         with open_speech(engine, voice, rate, volume, no_cache, jobs) as speech, progress_display() as progress:
-            timeline = compose_spoken(spec, catalog, compose_options(ctx, minutes, breath), speech, progress)
+            timeline = compose_spoken(spec, catalog, compose_options(ctx, minutes, breath), speech, progress, note)
             sound_for: SoundFor | None = None
             if sink is not None:
                 sound_for = SessionAudio(timeline, speech.clip, AudioOptions(chimes=not no_chimes)).sound_for

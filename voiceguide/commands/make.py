@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from voiceguide.commands.options import FiniteRange, catalog_of, plural
-from voiceguide.fileio import write_text_atomic
+from voiceguide.fileio import is_stdout, write_text_atomic
 from voiceguide.session.compose import LEVELS, ComposeOptions, compose
 
 
@@ -50,7 +50,7 @@ def make(
     routine = make_routine(catalog, request)
     text = routine_yaml(routine, request)
     timeline = compose(routine, catalog, ComposeOptions(minutes, level=level))
-    if output is None:
+    if output is None or is_stdout(output):
         click.echo(text, nl=False)
     else:
         write_text_atomic(output, text)
@@ -60,7 +60,7 @@ def make(
         f"seed {request.seed} - {summary}",
         err=True,
     )
-    if output:
+    if output and not is_stdout(output):
         click.echo(f"Wrote {output}; render it with: voiceguide render {output}")
 
 

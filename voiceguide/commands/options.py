@@ -13,8 +13,8 @@ from voiceguide.catalog.load import load_catalog, resolve_routine
 from voiceguide.catalog.types import Catalog
 from voiceguide.catalog.validate import MAX_SPOKEN, text
 from voiceguide.errors import BadOptionError
-from voiceguide.fileio import write_text_atomic
-from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, compose, parse_breath
+from voiceguide.fileio import is_special, is_stdout, write_text_atomic
+from voiceguide.session.compose import HOLD_BY, LEVELS, ComposeOptions, parse_breath
 from voiceguide.session.timeline import Timeline
 from voiceguide.voice.engines import ENGINE_CHOICES
 from voiceguide.voice.settings import DEFAULT_RATE_WPM, MAX_RATE_WPM, MIN_RATE_WPM, VoiceSettings
@@ -69,11 +69,11 @@ breath_option = click.option(
 def emit(text: str, output: Path | None) -> None:
     """``text`` to standard output, or to ``output`` with a 'Wrote' line (on standard output, as
     every command says what it wrote)."""
-    if output is None:
+    if output is None or is_stdout(output):
         click.echo(text, nl=False)
     else:
         write_text_atomic(output, text)
-        click.echo(f"Wrote {output}")
+        click.echo(f"Wrote {output}", err=is_special(output))
 
 
 def plural(count: int, noun: str) -> str:
@@ -106,7 +106,8 @@ def adapt_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--no-intro", "no_intro", is_flag=True, expose_value=False, callback=collect,
                      help="Skip the welcome (the safety note is always spoken)."),
         click.option("--strict", is_flag=True, expose_value=False, callback=collect,
-                     help="Refuse --minutes too short for the routine instead of leaving out stretches."),
+                     help="Refuse --minutes the routine cannot reach (too short or too long) instead of "
+                          "leaving out stretches or running as long as it can."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -141,9 +142,19 @@ def build_timeline(
     ctx: click.Context, routine_spec: str, minutes: float | None, breath: tuple[float, float]
 ) -> Timeline:
     """The timed script for a ROUTINE argument, with an estimated speech length."""
+    from voiceguide.session.reach import compose_reaching
+
     catalog = catalog_of(ctx)
     routine = resolve_routine(routine_spec, catalog)
-    return compose(routine, catalog, compose_options(ctx, minutes, breath))
+    reached = compose_reaching(routine, catalog, compose_options(ctx, minutes, breath))
+    if reached.note:
+        note(reached.note)
+    return reached.timeline
+
+
+def note(text: str) -> None:
+    """A note on standard error: what a command did instead of what was asked."""
+    click.echo(f"Note: {text}", err=True)
 
 
 def _rate(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int | None:
@@ -187,7 +198,8 @@ def voice_options(func: Callable[..., Any]) -> Callable[..., Any]:
             engine_option,
             voice_option,
             rate_option(DEFAULT_RATE_WPM),
-            click.option("--volume", type=FiniteRange(0.1, 1.0), default=1.0, show_default=True),
+            click.option("--volume", type=FiniteRange(0.1, 1.0), default=1.0, show_default=True,
+                         help="The speech engine's volume, 0.1 to 1.0 (a render is then leveled to --loudness)."),
             click.option("--no-cache", is_flag=True, help="Do not read or write the clip cache."),
             click.option(
                 "-j",

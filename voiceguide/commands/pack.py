@@ -132,6 +132,10 @@ def build(ctx: click.Context, pack_spec: str, output: Path | None, base_url: str
         spec = dataclasses.replace(spec, rate=rate)
     folder = output or Path("output") / spec.id
     choice = choose_voice(*pack_voice(spec, engine, voice))
+    if base_url is None:
+        click.echo(f"Note: no --base-url, so the feed's episode links start with {DEFAULT_BASE_URL} "
+                   "('voiceguide serve' gives phones their own); to publish the folder elsewhere, build with "
+                   "--base-url https://your.site/where/it/goes/", err=True)
     with pack_progress(spec) as progress:
         result = build_pack(spec, catalog, folder, base_url=base_url, jobs=jobs, force=force,
                             use_cache=not no_cache, factory=choice.factory, voice_id=choice.voice,

@@ -15,10 +15,12 @@ from voiceguide.commands.options import (
     clock,
     compose_options,
     minutes_option,
+    note,
     open_speech,
     plural,
     voice_options,
 )
+from voiceguide.fileio import is_special, not_a_regular_file
 
 
 @click.command()
@@ -43,6 +45,7 @@ from voiceguide.commands.options import (
     "--music",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
+    callback=lambda _ctx, param, value: _regular_file(value, param),
     help="A music file looped under the session, ducked under speech.",
 )
 @click.option(
@@ -103,12 +106,24 @@ def render(
             timeline_path=timeline_path,
             captions_path=captions_path,
             progress=progress,
+            on_note=note,
         )
     tl = result.timeline
-    click.echo(
-        f"Wrote {result.path}: {clock(tl.duration_s)}, {plural(len(tl.chapters), 'chapter')}, "
-        f"{result.size_bytes / 1024 / 1024:.1f} MB, in {result.seconds_taken:.1f} s; voice: {speech.label}"
+    chapters = len(tl.chapters_covering())  # what the MP3 and chapters.json hold: welcome and closing too
+    click.echo(  # on standard error when the MP3 went to standard output, a pipe or a device
+        f"Wrote {result.path}: {clock(tl.duration_s)}, {plural(chapters, 'chapter')} "
+        f"({plural(len(tl.chapters), 'stretch')}), "
+        f"{result.size_bytes / 1024 / 1024:.1f} MB, in {result.seconds_taken:.1f} s; voice: {speech.label}",
+        err=is_special(output),
     )
+
+
+def _regular_file(path: Path | None, param: click.Parameter) -> Path | None:
+    """A file to read whole: a FIFO (which would wait for a writer) or a device is refused at once."""
+    problem = not_a_regular_file(path) if path is not None else None
+    if problem:
+        raise click.BadParameter(f"{path}: {problem}", param=param)
+    return path
 
 
 COMMANDS = [render]

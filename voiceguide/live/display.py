@@ -234,6 +234,8 @@ class RichDisplay:
             nxt.append(f"   then: “{s.next_line}”", "dim")
         grid.add_row("Next", nxt)
         hint = "space pause · n next · p back · q quit" if self.keys else None
+        if self.keys and s.in_safety_note:
+            hint = "space pause · the safety note plays to its end; n skips after it · q quit"
         return Panel(Group(grid), title=self.timeline.title, subtitle=hint, border_style="yellow" if paused else "blue")
 
 

@@ -66,6 +66,8 @@ class Status:
     breath_left_s: float | None
     next_title: str | None
     next_line: str | None
+    in_safety_note: bool = False
+    """The opening safety note is playing: 'next' waits for its end."""
 
     @property
     def remaining_s(self) -> float:
@@ -119,6 +121,7 @@ class Guide:
             self.sets.append(set_of)
             self.reps.append(rep)
             self.last_line.append(last)
+        self._reps_in_progress(cues)
         self.holds = self._holds(cues)
         self._hold_starts = [h[0] for h in self.holds]
         self.breaths = self._breaths(cues)
@@ -178,6 +181,21 @@ class Guide:
         result.sort(key=lambda b: b[0])
         return result
 
+    def _reps_in_progress(self, cues: Sequence[Cue]) -> None:
+        """Count the repetition in progress, not the last one counted: a rep runs from the inhale
+        of the breath cycle its count belongs to (the count closes the exhale in some flows and
+        follows the inhale in others)."""
+        previous = -1
+        for k, cue in enumerate(cues):
+            if cue.role != "count" or self.reps[k] is None:
+                continue
+            inhales = [j for j in range(previous + 1, k) if cues[j].chapter == cue.chapter
+                       and cues[j].role == "breath" and (cues[j].text or "").lower().startswith("breathe in")]
+            if inhales:
+                for j in range(inhales[-1], k):
+                    self.reps[j] = self.reps[k]
+            previous = k
+
     def chapter_at(self, t: float) -> int | None:
         for k, ch in enumerate(self.timeline.chapters):
             if ch.start_s - EPS <= t < ch.end_s - EPS:
@@ -213,4 +231,6 @@ class Guide:
             breath_left_s=breath[1] - t if breath else None,
             next_title=later[0].title if later else None,
             next_line=upcoming,
+            in_safety_note=cue is not None and cue.role == "safety" and cue.chapter is None and t < cue.end_s + EPS
+            and (not tl.chapters or cue.end_s <= tl.chapters[0].start_s + EPS),
         )

@@ -7,6 +7,7 @@ unchanged episodes from being rendered again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -21,8 +22,11 @@ from voiceguide.fileio import remove_stale_temporaries
 from voiceguide.podcast.cover import generate_cover, podcast_cover
 from voiceguide.podcast.feed import EpisodeInfo, ShowInfo, build_feed, normalize_base_url
 from voiceguide.podcast.manifest import (
+    MANIFEST,
     PACK_FORMAT,
     files_present,
+    inside,
+    load_manifest,
     read_manifest,
     remove_unrecorded,
     up_to_date,
@@ -105,25 +109,65 @@ def build_pack(
     the engine, which the caller has). ``jobs`` is the number of episodes rendered at once
     (0: one per core).
     """
-    from voiceguide.voice.speech import default_cache_dir, engine_identity
-
     started = time.perf_counter()
     factory = factory or engine_factory()
     base = normalize_base_url(base_url or DEFAULT_BASE_URL)
     if folder.exists() and not folder.is_dir():
         raise OutputPathError(f"{folder}: is a file; give a folder for the pack")
+    # the last build's record is checked before anything is written: a bad one changes nothing
+    previous = load_manifest(folder) if folder.is_dir() else None
     episodes_dir = folder / "episodes"
+    show = pack.show()
+    first = _FirstBuild(folder, [folder / name for name in (show.cover, MANIFEST, "feed.xml", "index.html")])
     try:
         episodes_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        first.undo()
         raise OutputPathError(f"{folder}: cannot create the pack folder ({e.strerror or e})") from e
+    try:
+        return _build(pack, catalog, folder, previous, first, base=base, jobs=jobs, force=force, factory=factory,
+                      voice_id=voice_id, progress=progress, compose_options=compose_options,
+                      use_cache=use_cache, started=started)
+    except BaseException:
+        if previous is None and not _episodes_kept(folder):
+            first.undo()  # a first build that made no episode leaves nothing behind
+        raise
+
+
+class _FirstBuild:
+    """What a build creates where nothing was, so a first build that fails can take it all back."""
+
+    def __init__(self, folder: Path, files: list[Path]) -> None:
+        self.folders = [d for d in (folder, folder / "episodes") if not d.exists()]
+        self.files = [f for f in files if not f.exists()]
+
+    def undo(self) -> None:
+        for f in self.files:
+            with contextlib.suppress(OSError):
+                f.unlink()
+        for d in reversed(self.folders):
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only when empty: nothing but what this build made is removed
+
+
+def _episodes_kept(folder: Path) -> bool:
+    built = read_manifest(folder)
+    return bool(built and built[1])
+
+
+def _build(pack: Pack, catalog: Catalog, folder: Path, previous: tuple[ShowInfo, list[EpisodeInfo]] | None,
+           first: _FirstBuild, *, base: str, jobs: int, force: bool, factory: EngineFactory,
+           voice_id: str | None, progress: EpisodeProgress | None, compose_options: ComposeOptions | None,
+           use_cache: bool, started: float) -> BuildResult:
+    from voiceguide.voice.speech import default_cache_dir, engine_identity
+
+    episodes_dir = folder / "episodes"
     remove_stale_temporaries(folder)
     remove_stale_temporaries(episodes_dir)
     show = pack.show()
     # the cover first: the page refers to it from the start, whatever happens to the episodes
     cover = podcast_cover(pack.cover) if pack.cover else generate_cover(pack.title, pack.author)
     write_if_changed(folder / show.cover, cover)
-    previous = read_manifest(folder)
     old_by_id = {e.guid: e for e in previous[1]} if previous else {}
     settings = VoiceSettings(voice_id, pack.rate)
     audio_options = AudioOptions()
@@ -163,7 +207,7 @@ def build_pack(
         rendered.publish()
         done[rendered.slug] = EpisodeInfo(**{
             **info.to_dict(), "duration_s": rendered.duration_s, "size": rendered.size,
-            "chapters": rendered.chapters, "transcript": rendered.transcript,
+            "chapters": rendered.chapters, "transcript": rendered.transcript, "stretches": rendered.stretches,
         })
         result.rendered.append(rendered.slug)
         # written after every episode, so an interrupted build keeps what it finished
@@ -175,6 +219,8 @@ def build_pack(
     try:
         render_all([job for _, _, job in planned], jobs, record, progress)
     except BaseException:
+        if previous is None and not done:
+            raise  # a first build that made no episode: the caller removes what it wrote
         # keep the manifest, feed and page true to the files on disk: the finished episodes, and
         # the previous build's files of those not rendered yet (where they are still whole)
         kept = [e for e in with_previous(done, previous) if files_present(folder, e)]
@@ -185,7 +231,7 @@ def build_pack(
     for old in (previous[1] if previous else []):
         if old.slug not in current:
             for name in (old.audio, old.chapters_file, old.transcript_file):
-                (folder / name).unlink(missing_ok=True)
+                inside(folder, name).unlink(missing_ok=True)
             result.removed.append(old.slug)
     episodes = sorted(done.values(), key=lambda e: e.number)
     write_manifest(folder, show, episodes)

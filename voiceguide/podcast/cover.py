@@ -51,6 +51,8 @@ def cover_problem(path: Path) -> str | None:
                 return (f"{path.name} is {width}x{height} pixels; use an image of at most "
                         f"{MAX_SOURCE_SIDE}x{MAX_SOURCE_SIDE} (3000x3000 is ideal)")
             image.verify()
+        with Image.open(path) as image:
+            image.load()  # verify() reads no pixels: a truncated file is only found by decoding it
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return f"{path.name} has too many pixels to decode safely; use an image of at most 3000x3000"
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:

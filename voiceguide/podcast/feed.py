@@ -51,6 +51,8 @@ class EpisodeInfo:
     transcript: list[list[Any]] = field(default_factory=list)
     """``[start_s, text]`` of every spoken line, for the page."""
     input_hash: str = ""
+    stretches: int = 0
+    """How many stretches the episode holds (its chapters add a welcome and a closing); 0: not recorded."""
 
     @property
     def audio(self) -> str:

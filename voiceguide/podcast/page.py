@@ -120,6 +120,13 @@ def _date(iso: str) -> str:
     return f"{day:%a} {day.day} {day:%b %Y}"
 
 
+def stretch_count(episode: EpisodeInfo) -> int:
+    """The stretches of an episode: as recorded, else its chapters less the welcome and closing."""
+    if episode.stretches:
+        return episode.stretches
+    return len([c for c in episode.chapters if c.get("title") not in ("Welcome", "Closing")])
+
+
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
@@ -136,7 +143,7 @@ def _episode(episode: EpisodeInfo) -> str:
     return f"""  <article class="episode" id="ep-{episode.number}" data-guid="{escape(episode.guid)}">
     <h2><span class="num">{episode.number}</span>{escape(episode.title)}</h2>
     <p class="meta"><time datetime="{escape(episode.pub_date)}">{_date(episode.pub_date)}</time>
-      · {clock(episode.duration_s)} · {_count(len(episode.chapters), "stretch", "stretches")}</p>
+      · {clock(episode.duration_s)} · {_count(stretch_count(episode), "stretch", "stretches")}</p>
     <p>{escape(episode.description)}</p>
     <audio controls preload="metadata" src="{audio}"></audio>
     <h3>Chapters</h3>

@@ -8,6 +8,7 @@ progress.
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import functools
 import json
@@ -17,17 +18,17 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from voiceguide.catalog.types import Catalog, Routine
 from voiceguide.errors import PackBuildError, VoiceguideError
-from voiceguide.fileio import make_temporary, write_text_atomic
+from voiceguide.fileio import make_temporary, remove_stale_temporaries, write_text_atomic
 from voiceguide.podcast.feed import ShowInfo, chapters_document
 from voiceguide.session.compose import ComposeOptions
-from voiceguide.signals import STOP_SIGNALS
+from voiceguide.signals import STOP_SIGNALS, children_start_deaf, hear_signals
 from voiceguide.sound.audio import AudioOptions, Tags
 from voiceguide.voice.engines import EngineFactory, VoiceSettings
 
@@ -63,6 +64,7 @@ class Rendered:
     chapters: list[dict[str, Any]]
     transcript: list[list[Any]]
     staged: tuple[tuple[Path, Path], ...] = ()
+    stretches: int = 0
     """(temporary, final) path of each file: the parent moves them into place together when it
     records the episode, so an episode's files are never a mix of two renders."""
 
@@ -89,35 +91,60 @@ def podcast_chapters(chapters: list[dict[str, Any]], duration_s: float) -> list[
 
 
 _progress_queue: Any = None
+_stop: Any = None
+"""Set by the parent before it interrupts the workers, so a job taken up after that never starts."""
 _busy = False
+_orphaned = False
+_folder: Path | None = None
+"""Where this worker writes its episodes' temporaries."""
 ORPHAN_GRACE_S = 10.0
 """How long an interrupted worker has to clean up before it is ended."""
 
 
-def _worker_init(progress_queue: Any) -> None:
+def _worker_init(progress_queue: Any, stop: Any = None) -> None:
     """Per worker process: keep the progress queue, and let Ctrl-C, SIGTERM or SIGHUP interrupt
     only a running render (an idle worker waits for the pool to shut it down instead of printing
     a traceback). A worker whose parent is gone (killed outright) stops its render too."""
-    global _progress_queue
+    global _progress_queue, _stop
     _progress_queue = progress_queue
+    _stop = stop
 
     def on_interrupt(signum: int, frame: Any) -> None:
         if _busy:
             raise KeyboardInterrupt
 
     for sig in (signal.SIGINT, *STOP_SIGNALS):
-        signal.signal(sig, on_interrupt)
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # one ignored from the start (nohup) stays so
+            signal.signal(sig, on_interrupt)
+    hear_signals()  # held back since this process started (see render_all)
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
 
 
 def _stop_when_orphaned(parent: Any) -> None:
-    """Wait for the parent to end; then interrupt the render (its clean-up runs) and exit."""
+    """Wait for the parent to end; then interrupt the render (its clean-up runs) and exit quietly:
+    the parent's message, if it could give one, is the only one."""
+    global _orphaned
     parent.join()
-    os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(ORPHAN_GRACE_S)
+    _orphaned = True
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # nobody is left to read what a dying pool says
+    if _busy:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(ORPHAN_GRACE_S)
+    _remove_own_temporaries()
     os._exit(1)
+
+
+def _remove_own_temporaries() -> None:
+    """Remove every temporary this worker wrote, those of finished episodes the parent never
+    moved into place included: with the parent gone, nobody else will."""
+    if _folder is None:
+        return
+    for tmp in _folder.glob(f".*.{os.getpid()}-*.part"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 class _QueuedProgress:
@@ -154,8 +181,12 @@ def _render_job(job: RenderJob, progress: EpisodeProgress | None = None) -> Rend
     from voiceguide.sound.render import render
     from voiceguide.voice.speech import ClipCache, Speech
 
-    global _busy
+    global _busy, _folder
     _busy = True
+    _folder = job.folder
+    if _stop is not None and _stop.is_set():  # taken up after the build was told to stop
+        _busy = False
+        raise KeyboardInterrupt
     queued = _QueuedProgress(_progress_queue) if progress is None and _progress_queue is not None else None
     progress = progress or queued
     finals = [job.folder / f"{job.slug}{ext}" for ext in (".mp3", ".vtt", ".chapters.json")]
@@ -178,9 +209,12 @@ def _render_job(job: RenderJob, progress: EpisodeProgress | None = None) -> Rend
         write_text_atomic(chapters_file, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         transcript = [[round(c.start_s, 3), c.text] for c in timeline.speech()]
         return Rendered(job.slug, round(timeline.duration_s, 3), result.size_bytes, chapters, transcript,
-                        tuple(staged))
+                        tuple(staged), len(timeline.chapters))
     except BaseException:
         Rendered(job.slug, 0.0, 0, [], [], tuple(staged)).discard()
+        if _orphaned:
+            _remove_own_temporaries()
+            os._exit(1)  # cleaned up; nobody is left to send the failure to
         raise
     finally:
         _busy = False
@@ -204,15 +238,18 @@ def render_all(jobs_list: list[RenderJob], jobs: int, record: Callable[[Rendered
             record(_checked(job, functools.partial(_render_job, job, progress)))
         return
     ctx = multiprocessing.get_context("spawn")
+    _quiet_resource_tracker()
     progress_queue = ctx.Queue()
+    stop = ctx.Event()
     by_future: dict[concurrent.futures.Future[Rendered], RenderJob] = {}
     finished_slugs: set[str] = set()
     failure: PackBuildError | None = None
     pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(progress_queue,)
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(progress_queue, stop)
     )
     try:
-        by_future = {pool.submit(_render_job, job): job for job in jobs_list}
+        with children_start_deaf(), _relayed_stderr():  # the workers are started here, by submit
+            by_future = {pool.submit(_render_job, job): job for job in jobs_list}
         pending = set(by_future)
         while pending:
             finished, pending = concurrent.futures.wait(
@@ -235,6 +272,7 @@ def render_all(jobs_list: list[RenderJob], jobs: int, record: Callable[[Rendered
         if failure is not None:
             raise failure
     except BaseException:
+        stop.set()
         for future in by_future:
             future.cancel()
         _stop_workers(pool, by_future)
@@ -247,6 +285,57 @@ def render_all(jobs_list: list[RenderJob], jobs: int, record: Callable[[Rendered
         _drain(progress_queue, progress, finished_slugs)
         progress_queue.close()
         progress_queue.join_thread()
+        # every worker has ended: what they staged and nobody moved into place goes
+        remove_stale_temporaries(jobs_list[0].folder)
+
+
+@contextlib.contextmanager
+def _relayed_stderr() -> Iterator[None]:
+    """Children started in the block write their standard error through this process.
+
+    While it runs, what they print reaches the user as before; once it is killed outright, what
+    they print on their way out (a pool torn from its parent mid-start) goes nowhere.
+    """
+    read_fd, write_fd = os.pipe()
+    saved = os.dup(2)
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    threading.Thread(target=_relay, args=(read_fd, os.dup(saved)), daemon=True).start()
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _relay(source: int, target: int) -> None:
+    """Copy ``source`` to ``target`` until every writer has closed it."""
+    try:
+        while chunk := os.read(source, 65536):
+            with contextlib.suppress(OSError):
+                os.write(target, chunk)
+    finally:
+        os.close(source)
+        os.close(target)
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its standard error on /dev/null.
+
+    When this process is killed outright it still removes the pool's semaphores, but its warning
+    about them is no message for a user.
+    """
+    from multiprocessing import resource_tracker
+
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor,

@@ -163,9 +163,11 @@ def _compose(
 
 
 def adapted(routine: Routine, catalog: Catalog, options: ComposeOptions) -> tuple[Routine, list[str]]:
-    """The routine with ``options.avoid`` applied, and the lines that say what it spares."""
-    routine, changes = avoid_cautions(routine, catalog, options.avoid)
-    return routine, spared_lines([t for t in options.avoid if any(t in c.tags for c in changes)])
+    """The routine with ``options.avoid`` and the routine's own ``avoid`` applied, and the lines
+    that say what it spares."""
+    tags = tuple(dict.fromkeys((*routine.avoid, *options.avoid)))
+    routine, changes = avoid_cautions(routine, catalog, tags)
+    return routine, spared_lines([t for t in tags if any(t in c.tags for c in changes)])
 
 
 def possible_lines(routine: Routine, catalog: Catalog, options: ComposeOptions | None = None) -> list[str]:

@@ -173,7 +173,13 @@ def _as_routine(stretches: Sequence[Stretch], request: Request) -> Routine:
         description=f"A {request.minutes:g}-minute {request.level} session for the {areas}, made for you.",
         minutes=request.minutes,
         items=tuple(RoutineItem(s.id) for s in stretches),
+        avoid=tuple(request.avoid),
     )
+
+
+def _number(value: float) -> int | float:
+    """15, not 15.0: a whole number as a user writes it."""
+    return int(value) if float(value).is_integer() else value
 
 
 def routine_yaml(routine: Routine, request: Request) -> str:
@@ -189,7 +195,8 @@ def routine_yaml(routine: Routine, request: Request) -> str:
         "id": routine.id,
         "title": routine.title,
         "description": routine.description,
-        "minutes": routine.minutes,
+        "minutes": _number(request.minutes),
+        **({"avoid": list(request.avoid)} if request.avoid else {}),
         "stretches": [item.stretch for item in routine.items],
     }
     return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.errors import AudioError, BadOptionError
-from voiceguide.fileio import make_temporary
+from voiceguide.fileio import make_temporary, not_a_regular_file, read_regular
 from voiceguide.session.timeline import Cue, Timeline
 from voiceguide.sound import dsp
 from voiceguide.sound.ffmpeg import ffmpeg_path
@@ -80,6 +80,9 @@ class MusicBed:
     """A music file decoded once (its first ten minutes at most), leveled, and looped on demand."""
 
     def __init__(self, path: Path, target_lufs: float) -> None:
+        problem = not_a_regular_file(path)
+        if problem:
+            raise AudioError(f"{path}: cannot read the music file ({problem})")
         try:
             out = subprocess.run(
                 [ffmpeg_path(), "-v", "error", "-nostdin", "-i", str(path), "-t", str(MUSIC_MAX_S),
@@ -146,7 +149,7 @@ def _gains_digest(gains: dict[str, float]) -> str:
 
 def _read_gains(store: Path) -> dict[str, float]:
     try:
-        data = json.loads(store.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(store, 1 << 20).decode("utf-8"))
         gains = data["gains"]
         if data["sha256"] != _gains_digest(gains):
             return {}

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from voiceguide.catalog.types import Catalog, Routine
 from voiceguide.errors import FitError
-from voiceguide.fileio import atomic_path, check_output_path, write_text_atomic
-from voiceguide.session.compose import ComposeOptions, compose, estimate_speech_seconds, possible_lines
+from voiceguide.fileio import check_output_path, staged_outputs
+from voiceguide.session.compose import ComposeOptions, estimate_speech_seconds, possible_lines
 from voiceguide.session.export import to_srt, to_vtt
+from voiceguide.session.reach import Reached, compose_reaching
 from voiceguide.session.timeline import Timeline
 from voiceguide.sound.audio import AudioOptions, SessionAudio, Tags, encode_session, encoder_gain_db, write_tags
 from voiceguide.voice.speech import SAMPLE_RATE, Speech
@@ -40,7 +41,8 @@ class RenderResult:
 
 
 def compose_spoken(
-    routine: Routine, catalog: Catalog, options: ComposeOptions, speech: Speech, progress: Progress | None = None
+    routine: Routine, catalog: Catalog, options: ComposeOptions, speech: Speech, progress: Progress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> Timeline:
     """Compose with real speech lengths, synthesizing only the lines the session speaks.
 
@@ -50,6 +52,9 @@ def compose_spoken(
     measured yet is synthesized and the fit repeated, until every spoken line is measured. Which
     lines are measured follows from the routine alone, never from what the clip cache holds, so
     a render is the same whatever the cache holds.
+
+    ``on_note`` hears when the minutes asked for are out of the routine's reach (see
+    :mod:`voiceguide.session.reach`).
     """
     measured: dict[str, float] = {}
     scale = 1.0  # measured / estimated length of the measured lines
@@ -73,17 +78,24 @@ def compose_spoken(
         measured.update((t, speech.length(t)) for t in lines)
         scale = sum(measured.values()) / max(1e-9, sum(map(estimate_speech_seconds, measured)))
 
+    reached: Reached | None = None
     for _ in range(MAX_FIT_ROUNDS):
         try:
-            timeline = compose(routine, catalog, options, length)
+            reached = compose_reaching(routine, catalog, options, length)
         except FitError:
+            reached = None
             break  # a fit on partly estimated lengths failed: measure every line it might speak
-        missing = [t for t in dict.fromkeys(c.text for c in timeline.speech() if c.text) if t not in measured]
+        missing = [t for t in dict.fromkeys(c.text for c in reached.timeline.speech() if c.text) if t not in measured]
         if not missing:
-            return timeline
+            break
         measure(missing)
-    measure([t for t in possible_lines(routine, catalog, options) if t not in measured])
-    return compose(routine, catalog, options, speech.length)
+        reached = None
+    if reached is None:
+        measure([t for t in possible_lines(routine, catalog, options) if t not in measured])
+        reached = compose_reaching(routine, catalog, options, speech.length)
+    if reached.note and on_note:
+        on_note(reached.note)
+    return reached.timeline
 
 
 def render(
@@ -98,6 +110,7 @@ def render(
     timeline_path: Path | None = None,
     captions_path: Path | None = None,
     progress: Progress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RenderResult:
     """Render ``routine`` to an MP3 at ``output``, whole or not at all."""
     started = time.perf_counter()
@@ -105,7 +118,7 @@ def render(
     for path in (output, timeline_path, captions_path):
         if path is not None:
             check_output_path(path)
-    timeline = compose_spoken(routine, catalog, compose_options or ComposeOptions(), speech, progress)
+    timeline = compose_spoken(routine, catalog, compose_options or ComposeOptions(), speech, progress, on_note)
     speech.close()  # every clip the session plays is made: the speech workers' memory goes before the audio is built
     cache_dir = speech.cache.root if speech.cache else None
     session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps, cache_dir))
@@ -124,19 +137,22 @@ def render(
         album=timeline.title,
         comment=f"{routine.description} {len(timeline.chapters)} stretches: {names}.".strip(),
     )
-    with atomic_path(output) as tmp:
-        encode_session(session, tmp, audio_options.bitrate_kbps, on_samples)
-        write_tags(tmp, tags, timeline)
+    outputs = [path for path in (output, timeline_path, captions_path) if path is not None]
+    with staged_outputs(outputs) as temps:  # all of them land together, or none does
+        staged = dict(zip(outputs, temps, strict=True))
+        encode_session(session, staged[output], audio_options.bitrate_kbps, on_samples)
+        write_tags(staged[output], tags, timeline)
+        size = staged[output].stat().st_size
+        if timeline_path is not None:
+            staged[timeline_path].write_text(timeline.to_json(), encoding="utf-8")
+        if captions_path is not None:
+            text = to_srt(timeline) if captions_path.suffix.lower() == ".srt" else to_vtt(timeline)
+            staged[captions_path].write_text(text, encoding="utf-8")
     speech.release()  # the session's sounds are encoded: clips held in memory (no cache) go
-    if timeline_path is not None:
-        write_text_atomic(timeline_path, timeline.to_json())
-    if captions_path is not None:
-        text = to_srt(timeline) if captions_path.suffix.lower() == ".srt" else to_vtt(timeline)
-        write_text_atomic(captions_path, text)
     return RenderResult(
         path=output,
         timeline=timeline,
-        size_bytes=output.stat().st_size,
+        size_bytes=size,
         seconds_taken=time.perf_counter() - started,
         clips_synthesized=speech.synthesized,
         measured_lufs=session.measured_lufs,

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from voiceguide.errors import UnknownVoiceError
 from voiceguide.voice.engines import ENGINES, EngineFactory, choose_engine
-from voiceguide.voice.piper import DEFAULT_PIPER_VOICE, piper_installed, piper_voices, voice_files
+from voiceguide.voice.piper import (
+    DEFAULT_PIPER_VOICE,
+    check_voice_config,
+    piper_installed,
+    piper_voices,
+    voice_files,
+)
 from voiceguide.voice.settings import VoiceInfo
 
 PYTTSX3_DEFAULT_VOICE = "gmw/en" if platform.system() == "Linux" else None
@@ -65,6 +71,7 @@ def choose_voice(engine: str | None, wanted: str | None) -> VoiceChoice:
         return VoiceChoice(name, None)
     if name == "piper":
         files = voice_files(wanted)
+        check_voice_config(files.config)  # once, here, before any worker tries to speak with it
         return VoiceChoice(name, wanted if files.name == wanted else str(files.model.resolve()))
     if name == "pyttsx3":
         from voiceguide.voice.speech import list_voices
@@ -90,7 +97,9 @@ def match_voice(voices: list[VoiceInfo], wanted: str) -> str:
         return matches[0].id
     if matches:
         names = ", ".join(f"{v.name} ({v.id})" for v in matches[:6])
-        raise UnknownVoiceError(f"--voice '{wanted}' matches {len(matches)} voices: {names}; be more specific")
+        more = f" and {len(matches) - 6} more" if len(matches) > 6 else ""
+        raise UnknownVoiceError(f"--voice '{wanted}' matches {len(matches)} voices: {names}{more}; "
+                                "be more specific (see 'voiceguide voices --all')")
     close = difflib.get_close_matches(wanted, [v.name for v in voices] + [v.id for v in voices], n=4, cutoff=0.4)
     hint = f"; closest: {', '.join(close)}" if close else ""
     raise UnknownVoiceError(f"no voice '{wanted}' is installed{hint} (see 'voiceguide voices')")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from voiceguide.errors import SpeechEngineError
+from voiceguide.signals import hear_signals
 from voiceguide.voice.espeak import ESPEAK_DATA_PATH_LIMIT, EspeakSynth, _short_data_path, load_espeak
 from voiceguide.voice.piper import PiperEngine, is_piper_voice, natural_voice_installed, piper_installed
 from voiceguide.voice.settings import DEFAULT_RATE_WPM, VoiceInfo, VoiceSettings
@@ -164,40 +165,42 @@ def worker_main(
     weights are loaded and held once however many lines are made in parallel.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
+    hear_signals()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # the engine's own prints never reach the user's terminal
-    try:
-        engine = factory(settings)
-        conn.send(("ready", type(engine).__name__))  # the parent keys the cache by its own identity
-    except Exception as e:
-        conn.send(("error", str(e)))
-        return
-    sending = threading.Lock()
-
-    def work(index: int, text: str) -> None:
+    with contextlib.suppress(OSError, EOFError):  # a parent that is gone ends the worker, quietly
         try:
-            reply = ("clip", index, finish(engine.synthesize(text)))
+            engine = factory(settings)
+            conn.send(("ready", type(engine).__name__))  # the parent keys the cache by its own identity
         except Exception as e:
-            reply = ("failed", index, f"{type(e).__name__}: {e}")
-        with sending:
-            conn.send(reply)
+            conn.send(("error", str(e)))
+            return
+        sending = threading.Lock()
 
-    pool = concurrent.futures.ThreadPoolExecutor(lanes) if lanes > 1 else None
-    try:
-        while True:
+        def work(index: int, text: str) -> None:
             try:
-                request = conn.recv()
-            except (EOFError, KeyboardInterrupt):
-                return
-            if request is None:
-                return
-            if pool is None:
-                work(*request)
-            else:
-                pool.submit(work, *request)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+                reply = ("clip", index, finish(engine.synthesize(text)))
+            except Exception as e:
+                reply = ("failed", index, f"{type(e).__name__}: {e}")
+            with sending, contextlib.suppress(OSError):  # a parent gone mid-line: the worker ends quietly
+                conn.send(reply)
+
+        pool = concurrent.futures.ThreadPoolExecutor(lanes) if lanes > 1 else None
+        try:
+            while True:
+                try:
+                    request = conn.recv()
+                except KeyboardInterrupt:
+                    return
+                if request is None:
+                    return
+                if pool is None:
+                    work(*request)
+                else:
+                    pool.submit(work, *request)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
 
 def voices_of(factory: EngineFactory) -> list[VoiceInfo]:

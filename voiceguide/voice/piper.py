@@ -16,6 +16,7 @@ import importlib.util
 import io
 import json
 import math
+import os
 import threading
 import wave
 from dataclasses import dataclass
@@ -105,6 +106,38 @@ def voice_files(voice: str | None) -> PiperVoiceFiles:
     return PiperVoiceFiles(model.stem, model, config)
 
 
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+_CONFIG_FIELDS: tuple[tuple[tuple[str, ...], str, Any], ...] = (
+    (("audio", "sample_rate"), "a sample rate in Hz (8000 to 96000)",
+     lambda v: type(v) is int and 8000 <= v <= 96000),
+    (("num_symbols",), "a positive whole number", lambda v: type(v) is int and v > 0),
+    (("num_speakers",), "a positive whole number", lambda v: type(v) is int and v > 0),
+    (("espeak", "voice"), "an eSpeak voice name such as en-us", lambda v: isinstance(v, str) and bool(v)),
+    (("phoneme_id_map",), "a mapping of phonemes to id lists",
+     lambda v: isinstance(v, dict) and bool(v)
+     and all(isinstance(ids, list) and all(type(i) is int for i in ids) for ids in v.values())),
+)
+
+
+def check_voice_config(path: Path) -> None:
+    """Check a voice's ``.onnx.json`` once, before anything is spoken, naming the file and field
+    at fault (a bad value would otherwise fail every line, in every worker)."""
+    from voiceguide.fileio import read_regular
+
+    try:
+        data = json.loads(read_regular(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except (OSError, ValueError) as e:
+        raise SpeechEngineError(f"{path}: cannot read this voice configuration ({e})") from e
+    for keys, meaning, valid in _CONFIG_FIELDS:
+        value: Any = data
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not valid(value):
+            shown = f"missing; give {meaning}" if value is None else f"{json.dumps(value)[:40]} is not {meaning}"
+            raise SpeechEngineError(f"{path}: {'.'.join(keys)}: {shown} (the voice cannot load without it)")
+
+
 _digests: dict[tuple[str, int, int], str] = {}
 
 
@@ -152,6 +185,9 @@ class PiperEngine:
     def __init__(self, settings: VoiceSettings) -> None:
         self.settings = settings
         self.files = voice_files(settings.voice)
+        # onnxruntime's usage telemetry leaves a '.ses' file in $TMPDIR on every start; an offline
+        # tool has no use for it
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         try:
             import onnxruntime
             from piper import PiperVoice

@@ -15,6 +15,7 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import struct
 import time
 import wave
@@ -25,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from voiceguide.errors import SpeechEngineError
-from voiceguide.fileio import make_temporary, remove_stale_temporaries
+from voiceguide.errors import NotACacheError, SpeechEngineError
+from voiceguide.fileio import make_temporary, read_regular, remove_stale_temporaries
+from voiceguide.signals import children_start_deaf
 from voiceguide.voice.cores import default_jobs
 from voiceguide.voice.engines import EngineFactory, voices_of, worker_main
 from voiceguide.voice.level import level_speech
@@ -48,6 +50,14 @@ _HEADER = struct.Struct("<4sIIf16s")
 MAX_CLIP_SAMPLES = 600 * SAMPLE_RATE
 """No spoken line lasts ten minutes: a longer entry is damaged."""
 MAX_PEAK = 4.0
+CACHE_TAG = "CACHEDIR.TAG"
+CACHE_TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+                  "# This folder is voiceguide's speech clip cache; 'voiceguide cache clear' empties it.\n")
+"""The Cache Directory Tagging mark (backup tools skip such folders), and this cache's own sign."""
+_SHARD = re.compile(r"^[0-9a-f]{2}$")
+_CLIP = re.compile(r"^[0-9a-f]{64}\.clip$")
+_PART = re.compile(r"^\.[0-9a-f]{64}\.clip\.\d+-[A-Za-z0-9_]+\.part$")
+_GAIN_FILE = re.compile(r"^(\.)?encoder-gain-\d+\.json(\.\d+-[A-Za-z0-9_]+\.part)?$")
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,7 @@ class ClipCache:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._swept: set[Path] = set()
+        self._marked = False
 
     @staticmethod
     def key(text: str, settings: VoiceSettings, identity: str) -> str:
@@ -171,9 +182,8 @@ class ClipCache:
     def get(self, key: str) -> Clip | None:
         """The clip stored under ``key``, or None; a damaged entry is removed (to be made again)."""
         path = self._path(key)
-        try:
-            with open(path, "rb") as f:
-                data = f.read(_HEADER.size + 2 * MAX_CLIP_SAMPLES + 4 * MAX_CLIP_SAMPLES + 1)
+        try:  # an entry that is not a regular file (a FIFO) is refused, never waited on
+            data = read_regular(path, _HEADER.size + 2 * MAX_CLIP_SAMPLES + 4 * MAX_CLIP_SAMPLES + 1)
         except OSError:
             return None
         clip = _decode_entry(data)
@@ -188,6 +198,7 @@ class ClipCache:
         path = self._path(key)
         tmp: Path | None = None
         try:
+            self._mark()
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.parent not in self._swept:
                 self._swept.add(path.parent)
@@ -207,20 +218,67 @@ class ClipCache:
             raise
         return True
 
+    def _mark(self) -> None:
+        """Tag a new (or empty) cache folder as this cache's own, the mark ``clear`` looks for."""
+        if self._marked:
+            return
+        self._marked = True
+        if not self.root.exists() or (self.root.is_dir() and not any(self.root.iterdir())):
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = make_temporary(self.root / CACHE_TAG)
+            try:  # whole or not at all, like every entry
+                tmp.write_text(CACHE_TAG_TEXT, encoding="utf-8")
+                os.replace(tmp, self.root / CACHE_TAG)
+            finally:
+                tmp.unlink(missing_ok=True)
+
+    def entries(self) -> tuple[list[Path], list[Path]]:
+        """The files this cache wrote (clips, temporaries, the encoder measurement) and everything
+        else in its folder, judged by name and layout alone."""
+        ours: list[Path] = []
+        other: list[Path] = []
+        for entry in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            if entry.name == CACHE_TAG:
+                continue
+            if _GAIN_FILE.match(entry.name) and entry.is_file():
+                ours.append(entry)
+            elif _SHARD.match(entry.name) and entry.is_dir() and not entry.is_symlink():
+                for item in sorted(entry.iterdir()):
+                    clip = _CLIP.match(item.name)
+                    mine = (clip is not None and item.name.startswith(entry.name)) or _PART.match(item.name)
+                    (ours if mine and item.is_file() and not item.is_symlink() else other).append(item)
+            else:
+                other.append(entry)
+        return ours, other
+
     def info(self) -> dict[str, Any]:
-        files = list(self.root.glob("*/*.clip")) if self.root.is_dir() else []
+        ours, _ = self.entries()
+        files = [f for f in ours if f.suffix == ".clip"]
         size = sum(f.stat().st_size for f in files)
         return {"path": str(self.root), "clips": len(files), "bytes": size}
 
     def clear(self) -> int:
-        """Delete every cached clip (and the cached encoder measurement); return how many clips went."""
-        clips = list(self.root.glob("*/*.clip")) if self.root.is_dir() else []
-        for f in [*self.root.glob("*/*"), *self.root.glob("*.json")] if self.root.is_dir() else []:
-            f.unlink(missing_ok=True)
-        for d in self.root.glob("*"):
+        """Delete every cached clip (and the cached encoder measurement); return how many clips went.
+
+        Only what the cache itself wrote goes, by its own names and layout; a folder that holds
+        anything else and is not tagged as this cache is refused whole.
+        """
+        if not self.root.exists():
+            return 0
+        if not self.root.is_dir():
+            raise NotACacheError(f"{self.root}: is not a folder, so not a voiceguide clip cache; nothing removed")
+        ours, other = self.entries()
+        if other and not (self.root / CACHE_TAG).is_file():
+            raise NotACacheError(
+                f"{self.root}: is not a voiceguide clip cache (it holds {other[0].name} and has no {CACHE_TAG}); "
+                "nothing removed")
+        for f in ours:
+            with contextlib.suppress(OSError):
+                f.unlink()
+        for d in {f.parent for f in ours} - {self.root}:
             with contextlib.suppress(OSError):
                 d.rmdir()
-        return len(clips)
+        return sum(1 for f in ours if f.suffix == ".clip")
 
 
 def _digest(fields: bytes, body: bytes | memoryview) -> bytes:
@@ -282,14 +340,15 @@ class SynthesisPool:
         """Start ``count`` workers at once (their start-ups overlap), then wait until each is ready."""
         ctx = multiprocessing.get_context("spawn")
         started = []
-        for _ in range(count):
-            parent, child = ctx.Pipe()
-            process = ctx.Process(
-                target=worker_main, args=(child, self.factory, self.settings, clip_from_audio, lanes), daemon=True
-            )
-            process.start()
-            child.close()
-            started.append(_Worker(process, parent, lanes))
+        with children_start_deaf():  # a Ctrl-C during their start-up reaches them once they can take it
+            for _ in range(count):
+                parent, child = ctx.Pipe()
+                process = ctx.Process(
+                    target=worker_main, args=(child, self.factory, self.settings, clip_from_audio, lanes), daemon=True
+                )
+                process.start()
+                child.close()
+                started.append(_Worker(process, parent, lanes))
         problem = None
         for worker in started:
             if not worker.conn.poll(self.start_timeout_s):
