@@ -94,11 +94,19 @@ class PulseServer:
                 self.proc.wait()
 
 
-def start_pulse(folder: Path, timeout_s: float = 15.0) -> PulseServer:
-    """Start a PulseAudio server with a null sink in ``folder``; raise :class:`PulseUnavailable` if it cannot."""
+def pulse_missing() -> str | None:
+    """Which of the server and its clients is not installed; None when all are."""
     missing = [tool for tool in ("pulseaudio", "parec", "pactl") if shutil.which(tool) is None]
     if missing:
-        raise PulseUnavailable(f"{', '.join(missing)} not installed (Debian: pulseaudio, pulseaudio-utils)")
+        return f"{', '.join(missing)} not installed (Debian: pulseaudio, pulseaudio-utils; run .ci/install-sound)"
+    return None
+
+
+def start_pulse(folder: Path, timeout_s: float = 15.0) -> PulseServer:
+    """Start a PulseAudio server with a null sink in ``folder``; raise :class:`PulseUnavailable` if it cannot."""
+    absent = pulse_missing()
+    if absent:
+        raise PulseUnavailable(absent)
     folder.mkdir(parents=True, exist_ok=True)
     socket = folder / "native"
     env = {**os.environ, "HOME": str(folder), "XDG_RUNTIME_DIR": str(folder), "XDG_CONFIG_HOME": str(folder)}

@@ -30,7 +30,8 @@ from voiceguide.voice.engines import ENGINES, VoiceSettings
 from voiceguide.voice.speech import Clip, ClipCache, Speech
 
 from .conftest import REPO
-from .heard import PulseServer, PulseUnavailable, Verdict, hear, judge, read_pcm, start_pulse
+from .heard import PulseServer, PulseUnavailable, Verdict, hear, judge, pulse_missing, read_pcm, start_pulse
+from .required import missing, sound_backend_missing
 
 ON_TIME_BOUND_MS = 100.0
 """Loose bound for a line's distance from the constant latency on a loaded CI machine; the real
@@ -53,10 +54,13 @@ SCRIPT: Sequence[tuple[float, str, str | None]] = (
 
 @pytest.fixture(scope="module")
 def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
+    absent = pulse_missing()
+    if absent:
+        missing(f"no PulseAudio server for the heard tests: {absent}")
     try:
         server = start_pulse(tmp_path_factory.mktemp("pulse"))
-    except PulseUnavailable as e:
-        pytest.skip(f"no PulseAudio server for the heard tests: {e}")
+    except PulseUnavailable as e:  # installed, but it would not start: that is a failure, here too
+        pytest.fail(f"the PulseAudio server for the heard tests would not start: {e}", pytrace=False)
     try:
         yield server
     finally:
@@ -115,10 +119,14 @@ def play_heard(pulse: PulseServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     with speech_for(engine, tmp_path / "clips") as speech:
         timeline = timeline_for(speech.clip)
         audio = SessionAudio(timeline, speech.clip, AudioOptions())
+    absent = sound_backend_missing(backend)
+    if absent:
+        missing(absent)
     try:
         sink = open_sink(backend)
-    except NoAudioDeviceError as e:
-        pytest.skip(f"{backend} cannot reach the test server here: {e.format_message()}")
+    except NoAudioDeviceError as e:  # installed, and it fails: a failure everywhere, never a skip
+        pytest.fail(f"{backend} is installed but cannot play to the test server: {e.format_message()}",
+                    pytrace=False)
     session = LiveSession(timeline, sink=sink, sound_for=audio.sound_for, keys=False, handle_signals=False)
     timers = [threading.Thread(target=pause_at, args=(session, at, seconds), daemon=True) for at, seconds in pauses]
     recording = tmp_path / f"{backend}.pcm"
