@@ -37,6 +37,7 @@ from voiceguide.fileio import make_temporary
 from voiceguide.sound.crc16 import crc16_of_run
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.sound.frames import frame_size, read_frames, read_tag, split_frames, stands_alone, write_tag
+from voiceguide.voice.speech import SAMPLE_RATE
 
 FRAME = 576
 """Samples per MPEG-2 layer III frame (22,050 Hz)."""
@@ -45,7 +46,6 @@ DELAY = 1105
 MARGIN = 4 * FRAME
 """Silence kept on each side of a cut, so the frames around it hear only silence."""
 MIN_CUT_FRAMES = 4
-SAMPLE_RATE = 22050
 STALL_S = 30.0
 """An encoder that takes no input and does not finish for this long is stopped as wedged."""
 
