@@ -54,7 +54,7 @@ def chunker(pcm: np.ndarray):  # type: ignore[no-untyped-def]
 
 def decode(path: Path) -> np.ndarray:
     out = subprocess.run([ffmpeg_path(), "-v", "error", "-i", str(path), "-f", "s16le", "-"],
-                         capture_output=True, check=True).stdout
+                         capture_output=True, check=True, timeout=300).stdout
     return np.frombuffer(out, dtype="<i2").astype(np.float64)
 
 

@@ -37,6 +37,7 @@ def decode(path: Path) -> np.ndarray:
         [ffmpeg_path(), "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"],
         capture_output=True,
         check=True,
+        timeout=300,
     ).stdout
     return np.frombuffer(out, dtype="<i2").astype(np.float64) / 32768.0
 
@@ -48,6 +49,7 @@ def ebur128(path: Path) -> tuple[float, float]:
         capture_output=True,
         text=True,
         check=True,
+        timeout=300,
     ).stderr
     summary = err[err.rindex("Summary:") :]
     integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary)[1])  # type: ignore[index]
@@ -61,6 +63,7 @@ def ffmetadata(path: Path) -> str:
         capture_output=True,
         text=True,
         check=True,
+        timeout=300,
     ).stdout
 
 
