@@ -354,7 +354,9 @@ def _encode_parts(
         _join(parts, outputs, cuts, silence, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    counted(total - length)  # the silence put back counts as encoded, for progress
+    # the silence put back, and what each join leaves to the encoders' delay and padding, count
+    # as encoded too: progress ends at the session's length
+    counted(total - sum(b - a for a, b in (part.input_span for part in parts)))
 
 
 class _Stopped(Exception):
