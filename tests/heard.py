@@ -64,9 +64,13 @@ class PulseServer:
         """Record the sink's monitor, as mono 16-bit PCM at the live sample rate, into ``path``."""
         env = {**os.environ, **self.env}
         with path.open("wb") as out:
+            # a roomy buffer, and a little more of a busy CPU where allowed: a recorder held up past
+            # its buffer loses samples, which would look like lines lost by the player under test
             proc = subprocess.Popen(
-                ["parec", "--raw", "--format=s16le", f"--rate={SAMPLE_RATE}", "--channels=1", "--latency-msec=20",
+                ["parec", "--raw", "--format=s16le", f"--rate={SAMPLE_RATE}", "--channels=1", "--latency-msec=100",
                  f"--device={SINK}.monitor"], stdout=out, stderr=subprocess.PIPE, env=env)
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, proc.pid, -10)
             try:
                 time.sleep(0.3)  # parec connected and recording before anything plays
                 if proc.poll() is not None:

@@ -100,3 +100,5 @@ def test_every_count_up_to_a_long_session_is_said_as_itself() -> None:
         for tens, ones in re.findall(r"(\w+)-(\w+)", said):  # a hyphen only joins tens and ones
             assert tens in _TENS and ones in _ONES[1:10], said
         assert ("zero" in said) == (n == 0), said
+        if " and " in said:  # "and" only before the last part, when it is below a hundred
+            assert read_number(said.rsplit(" and ", 1)[1]) < 100, said

@@ -78,6 +78,9 @@ def test_layout_puts_every_step_after_the_last_and_windows_at_their_offsets() ->
     cues, chapters, total = layout(steps, lengths)
     assert [c.kind for c in cues] == ["speech", "silence", "tone", "speech", "silence", "speech", "speech",
                                       "silence", "tone", "speech"]
+    assert [c.role for c in cues] == ["intro", "pause", "hold-start", "cue", "hold", "breath", "breath", "hold",
+                                      "hold-end", "outro"]  # each step's own role, a window's silence its own
+    assert [c.text for c in cues if c.kind == "speech"] == ["Welcome.", "Hold.", "Breathe.", "Soft.", "Bye."]
     for before, after in pairwise(cues):
         assert after.start_s == pytest.approx(before.end_s)  # one after the other, no gap, no overlap
     assert cues[0].start_s == 0 and total == pytest.approx(cues[-1].end_s)
