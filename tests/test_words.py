@@ -92,7 +92,8 @@ def test_layout_puts_every_step_after_the_last_and_windows_at_their_offsets() ->
     assert cues[6].start_s > window_start + 2.1
     assert cues[8].start_s == pytest.approx(window_start + 10.0)  # the window lasts its length
     (chapter,) = chapters
-    assert (chapter.title, chapter.start_s, chapter.end_s) == ("Cat-Cow", cues[2].start_s, cues[8].end_s)
+    assert (chapter.title, chapter.stretch) == ("Cat-Cow", "cat-cow")
+    assert (chapter.start_s, chapter.end_s) == (cues[2].start_s, cues[8].end_s)
     assert [c.chapter for c in cues] == [None, None, 0, 0, 0, 0, 0, 0, 0, None]
 
 
