@@ -64,10 +64,11 @@ class PulseServer:
         """Record the sink's monitor, as mono 16-bit PCM at the live sample rate, into ``path``."""
         env = {**os.environ, **self.env}
         with path.open("wb") as out:
-            # a roomy buffer, and a little more of a busy CPU where allowed: a recorder held up past
-            # its buffer loses samples, which would look like lines lost by the player under test
+            # a little more of a busy CPU where allowed: a recorder held up past its buffer loses
+            # samples, which would look like lines lost by the player under test (a larger buffer
+            # than 20 ms made aplay's lines through the ALSA plugin come out clipped)
             proc = subprocess.Popen(
-                ["parec", "--raw", "--format=s16le", f"--rate={SAMPLE_RATE}", "--channels=1", "--latency-msec=100",
+                ["parec", "--raw", "--format=s16le", f"--rate={SAMPLE_RATE}", "--channels=1", "--latency-msec=20",
                  f"--device={SINK}.monitor"], stdout=out, stderr=subprocess.PIPE, env=env)
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, proc.pid, -10)
