@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 
 from voiceguide.catalog.load import load_catalog
 from voiceguide.catalog.types import Catalog
+
+from .required import REQUIRE_VARIABLE, required
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -38,3 +41,30 @@ def error_lines(path: Path) -> list[int]:
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return bundled()
+
+
+def pytest_report_header() -> str:
+    if required():
+        return f"real parts: required (CI or {REQUIRE_VARIABLE}); a test that would skip for want of one fails"
+    return "real parts: a missing one skips its tests, saying why (CI=true makes them required)"
+
+
+def _skip_fails(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Where the real parts are required, a skip is a failure: something did not run."""
+    if report.skipped and required() and not hasattr(report, "wasxfail"):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped where every real part is required (CI): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
+    outcome = yield
+    _skip_fails(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, None, None]:
+    outcome = yield
+    _skip_fails(outcome.get_result())

@@ -356,6 +356,7 @@ def test_command_modules_register_whichever_is_imported_first() -> None:
         "from voiceguide.cli import main\n"
         "print(sorted(main.list_commands(click.Context(main))))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=120).stdout
     for name in ("play", "pack", "serve", "render", "make"):
         assert f"'{name}'" in out

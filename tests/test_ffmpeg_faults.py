@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,16 +33,14 @@ def env(tmp_path: Path, ffmpeg: str, stall_s: str = "2") -> dict[str, str]:
 
 
 def test_a_wedged_ffmpeg_is_stopped_with_a_clear_error(tmp_path: Path) -> None:
-    began = time.monotonic()
     proc = start(["render", "cat-cow", "-o", "cc.mp3"], tmp_path, **env(tmp_path, "hangs"))
-    try:
+    try:  # the stand-in sleeps for a day: only the 2 s stall watch ends the render within the timeout
         _, err = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 1
     assert err.strip().splitlines() == ["Error: ffmpeg made no progress for 2 s and was stopped (is it wedged?)"]
-    assert time.monotonic() - began < 60
     assert group_ends(proc.pid, 10) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
 

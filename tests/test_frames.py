@@ -12,7 +12,8 @@ import pytest
 
 from voiceguide.errors import AudioError
 from voiceguide.sound import frames
-from voiceguide.sound.mp3 import SAMPLE_RATE, encode_stream
+from voiceguide.sound.mp3 import encode_stream
+from voiceguide.voice.speech import SAMPLE_RATE
 
 pytestmark = pytest.mark.ffmpeg
 

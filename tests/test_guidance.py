@@ -14,9 +14,9 @@ import pytest
 from voiceguide.catalog.shapes import SHAPES, farewell
 from voiceguide.catalog.types import CAUTION_TAGS, LOAD_TAGS, Catalog, Routine, RoutineItem
 from voiceguide.errors import FitError
-from voiceguide.session.adapt import SPARED
+from voiceguide.session.adapt import SPARED, NothingLeftError
 from voiceguide.session.compose import ComposeOptions, compose
-from voiceguide.session.make import Request, make_routine
+from voiceguide.session.make import NoStretchesError, Request, make_routine
 from voiceguide.session.timeline import Timeline
 
 from .conftest import bundled, fake_length
@@ -103,9 +103,10 @@ def test_alternating_moves_name_their_side(name: str, tl: Timeline) -> None:
 def test_no_stretch_name_twice_within_ten_seconds(name: str, tl: Timeline) -> None:
     catalog = bundled()
     names = {catalog.stretch(d["stretch"]).name for d in tl.meta["doses"]}
-    said = [(c.start_s, n) for c in tl.speech() for n in names if n in str(c.text)]
-    for (t1, n1), (t2, n2) in pairwise(said):
-        assert not (n1 == n2 and t2 - t1 < 10), (name, n1, t1, t2)
+    for n in names:  # every two mentions of one name, whatever is said between them
+        said = [c.start_s for c in tl.speech() if n in str(c.text)]
+        for t1, t2 in pairwise(said):
+            assert t2 - t1 >= 10, (name, n, t1, t2)
 
 
 @pytest.mark.parametrize(("name", "tl"), EVERY, ids=[n for n, _ in EVERY])
@@ -184,13 +185,19 @@ def test_short_sessions_leave_out_stretches_and_say_which() -> None:
 
 
 def _avoided_sessions(catalog: Catalog) -> list[tuple[str, str, Timeline]]:
-    out = []
+    """Bundled routines with each caution avoided, and `make` sessions avoiding each load; most must exist.
+
+    Only the refusals the product documents are passed over (a routine with nothing left, a focus
+    with no stretch that fits): any other error fails the test, and so do too many refusals.
+    """
+    out: list[tuple[str, str, Timeline]] = []
+    tried = 0
     for tag in CAUTION_TAGS:
         for rid in ROUTINES:
+            tried += 1
             try:
                 tl = compose(catalog.routines[rid], catalog, ComposeOptions(avoid=(tag,)))
-            except Exception as e:  # a routine with nothing left is refused with its own error
-                assert "leaves nothing" in str(e)
+            except NothingLeftError:  # a routine with nothing left is refused with its own error
                 continue
             out.append((tag, rid, tl))
     for seed in range(12):
@@ -198,11 +205,14 @@ def _avoided_sessions(catalog: Catalog) -> list[tuple[str, str, Timeline]]:
             for tag in (*LOAD_TAGS, *(CAUTION_TAGS[seed % len(CAUTION_TAGS)],)):
                 level = ("gentle", "standard", "deep")[seed % 3]
                 request = Request(focus, 10, level=level, avoid=(tag,), seed=seed)
+                tried += 1
                 try:
                     routine = make_routine(catalog, request)
-                except Exception:
+                except NoStretchesError:
                     continue
                 out.append((tag, routine.id, compose(routine, catalog, ComposeOptions(avoid=(tag,)))))
+    assert tried == len(CAUTION_TAGS) * len(ROUTINES) + 12 * 4 * (len(LOAD_TAGS) + 1)
+    assert len(out) >= 0.9 * tried, f"only {len(out)} of {tried} sessions could be checked"
     return out
 
 
@@ -226,7 +236,11 @@ def test_make_never_picks_two_variants_of_one_movement() -> None:
             families = [catalog.stretch(i.stretch).family for i in routine.items]
             named = [f for f in families if f]
             assert len(named) == len(set(named)), (seed, focus, families)
-            assert "session." not in f"Welcome to {routine.title}."
+            # titled for what it stretches, not "... session" (said as "Welcome to Lower back session.")
+            assert not routine.title.lower().endswith("session"), routine.title
+            if seed < 2:
+                said = " ".join(str(c.text) for c in compose(routine, catalog, ComposeOptions()).speech())
+                assert routine.title in said, routine.title  # the session says what it is called
 
 
 def test_make_adds_suitable_stretches_when_the_focus_cannot_fill_the_minutes() -> None:

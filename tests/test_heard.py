@@ -8,6 +8,7 @@ scripts/bench_heard.py, not asserted here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -30,7 +32,8 @@ from voiceguide.voice.engines import ENGINES, VoiceSettings
 from voiceguide.voice.speech import Clip, ClipCache, Speech
 
 from .conftest import REPO
-from .heard import PulseServer, PulseUnavailable, Verdict, hear, judge, read_pcm, start_pulse
+from .heard import PulseServer, PulseUnavailable, Verdict, hear, judge, pulse_missing, read_pcm, start_pulse
+from .required import missing, sound_backend_missing
 
 ON_TIME_BOUND_MS = 100.0
 """Loose bound for a line's distance from the constant latency on a loaded CI machine; the real
@@ -53,10 +56,13 @@ SCRIPT: Sequence[tuple[float, str, str | None]] = (
 
 @pytest.fixture(scope="module")
 def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
+    absent = pulse_missing()
+    if absent:
+        missing(f"no PulseAudio server for the heard tests: {absent}")
     try:
         server = start_pulse(tmp_path_factory.mktemp("pulse"))
-    except PulseUnavailable as e:
-        pytest.skip(f"no PulseAudio server for the heard tests: {e}")
+    except PulseUnavailable as e:  # installed, but it would not start: that is a failure, here too
+        pytest.fail(f"the PulseAudio server for the heard tests would not start: {e}", pytrace=False)
     try:
         yield server
     finally:
@@ -107,18 +113,95 @@ def pause_at(session: LiveSession, position_s: float, seconds: float) -> None:
         session.scheduler.post(Command.PAUSE)
 
 
+STALL_S = 0.15
+"""A run during which this process was held up this long is not judged, but played again: the
+stream's cushion (PREFILL_S, 0.3 s; 0.2 s for PortAudio) is for a busy machine, not a stopped one."""
+ATTEMPTS = 3
+
+
+class StallWatch:
+    """The longest this process was held up (a 10 ms sleep woken late) while the watch ran."""
+
+    def __init__(self) -> None:
+        self.worst_s = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            before = time.monotonic()
+            time.sleep(0.01)
+            self.worst_s = max(self.worst_s, time.monotonic() - before - 0.01)
+
+    def __enter__(self) -> StallWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def heard_well(verdict: Verdict, result: PlaybackResult) -> bool:
+    return result.ending == "finished" and not verdict.not_whole and verdict.max_ms < ON_TIME_BOUND_MS
+
+
+@contextlib.contextmanager
+def raised_priority() -> Iterator[None]:
+    """This thread, and the threads and processes it starts, a little ahead of a busy machine's
+    other work where allowed (as the player's feeding thread asks for itself): otherwise the
+    feeding thread waits for the interpreter lock held by a thread that is not running."""
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, min(before, -10))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
+Run = TypeVar("Run")
+
+
+def until_judged(play: Callable[[], Run], good: Callable[[Run], bool]) -> Run:
+    """``play``, again (up to :data:`ATTEMPTS` times) while a run that was not ``good`` was one the
+    machine stalled. A run that fails without a stall is the verdict at once; so is the last."""
+    for attempt in range(1, ATTEMPTS + 1):
+        with raised_priority(), StallWatch() as watch:
+            run = play()
+        if good(run) or watch.worst_s < STALL_S or attempt == ATTEMPTS:
+            if not good(run) and watch.worst_s >= STALL_S:
+                print(f"every run was stalled by the machine, the last by {watch.worst_s:.2f} s")
+            return run
+        print(f"run {attempt} not judged: the machine held this process up {watch.worst_s:.2f} s")
+    raise AssertionError("unreachable")
+
+
 def play_heard(pulse: PulseServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, backend: str,
                engine: str = "tone", pauses: Sequence[tuple[float, float]] = ()) -> tuple[Verdict, PlaybackResult]:
-    """Play the test script through ``backend`` into the server; what the recording says of it."""
+    """Play the test script through ``backend`` into the server; what the recording says of it
+    (played again if the machine stalled it: :func:`until_judged`)."""
+    return until_judged(lambda: play_once(pulse, monkeypatch, tmp_path, backend, engine, pauses),
+                        lambda run: heard_well(*run))
+
+
+def play_once(pulse: PulseServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, backend: str,
+              engine: str, pauses: Sequence[tuple[float, float]]) -> tuple[Verdict, PlaybackResult]:
+    """Play the test script through ``backend`` into the server once; what the recording says of it."""
     for key, value in pulse.env.items():
         monkeypatch.setenv(key, value)
     with speech_for(engine, tmp_path / "clips") as speech:
         timeline = timeline_for(speech.clip)
         audio = SessionAudio(timeline, speech.clip, AudioOptions())
+    absent = sound_backend_missing(backend)
+    if absent:
+        missing(absent)
     try:
         sink = open_sink(backend)
-    except NoAudioDeviceError as e:
-        pytest.skip(f"{backend} cannot reach the test server here: {e.format_message()}")
+    except NoAudioDeviceError as e:  # installed, and it fails: a failure everywhere, never a skip
+        pytest.fail(f"{backend} is installed but cannot play to the test server: {e.format_message()}",
+                    pytrace=False)
     session = LiveSession(timeline, sink=sink, sound_for=audio.sound_for, keys=False, handle_signals=False)
     timers = [threading.Thread(target=pause_at, args=(session, at, seconds), daemon=True) for at, seconds in pauses]
     recording = tmp_path / f"{backend}.pcm"
@@ -185,18 +268,28 @@ def test_play_command_through_the_sound_server(pulse: PulseServer, tmp_path: Pat
     env |= {**pulse.env, "VOICEGUIDE_ENGINE": "tone", "VOICEGUIDE_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, "-m", "voiceguide", "play", "cat-cow", "--no-audio", "--speed", "100"], env=env,
                    stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, check=True, timeout=300)
-    with pulse.record(recording):
-        proc = subprocess.run([sys.executable, "-m", "voiceguide", "play", "cat-cow", "--audio-backend", "paplay",
-                               "--events", str(events), "--timeline", str(timeline_path)],
-                              env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+
+    def play() -> tuple[subprocess.CompletedProcess[str], Verdict | None, list[dict[str, object]]]:
+        for path in (events, timeline_path):
+            path.unlink(missing_ok=True)
+        with pulse.record(recording):
+            proc = subprocess.run([sys.executable, "-m", "voiceguide", "play", "cat-cow", "--audio-backend", "paplay",
+                                   "--events", str(events), "--timeline", str(timeline_path)],
+                                  env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+        if proc.returncode != 0:
+            return proc, None, []
+        timeline = Timeline.from_dict(json.loads(timeline_path.read_text(encoding="utf-8")))
+        records = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+        with speech_for("tone", cache) as speech:
+            audio = SessionAudio(timeline, speech.clip, AudioOptions())
+        lines = [(c.text or "", c.start_s, c.end_s, float(r["scheduled_s"]))
+                 for c, r in zip(timeline.cues, records) if c.kind == "speech"]
+        return proc, judge(hear(read_pcm(recording), render(audio), lines)), records
+
+    proc, verdict, records = until_judged(
+        play, lambda run: run[1] is not None and not run[1].not_whole and run[1].max_ms < ON_TIME_BOUND_MS)
     assert proc.returncode == 0, proc.stderr
-    timeline = Timeline.from_dict(json.loads(timeline_path.read_text(encoding="utf-8")))
-    records = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
-    with speech_for("tone", cache) as speech:
-        audio = SessionAudio(timeline, speech.clip, AudioOptions())
-    lines = [(c.text or "", c.start_s, c.end_s, r["scheduled_s"])
-             for c, r in zip(timeline.cues, records) if c.kind == "speech"]
-    verdict = judge(hear(read_pcm(recording), render(audio), lines))
+    assert verdict is not None
     assert verdict.not_whole == [], verdict.summary()
     assert verdict.max_ms < ON_TIME_BOUND_MS, verdict.summary()
     assert all(r["heard_s"] is not None for r in records if r["kind"] == "speech")

@@ -68,7 +68,37 @@ def test_number_words_spells_any_count(n: int, words: str) -> None:
     assert number_words(n) == words
 
 
-def test_every_count_up_to_a_long_session_can_be_said() -> None:
-    # reps (100) x sets (10), minutes (240), seconds of the longest session (14,400)
-    for n in range(0, 14_401):
-        assert number_words(n).replace("-", " ").replace(" and ", " ").strip()
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
+
+
+def read_number(said: str) -> int:
+    """The number a listener hears in ``said``: read back word by word, as English is read."""
+    total = part = 0
+    for word in said.replace("-", " ").split():
+        if word in _ONES:
+            part += _ONES.index(word)
+        elif word in _TENS:
+            part += 20 + 10 * _TENS.index(word)
+        elif word == "hundred":
+            part *= 100
+        elif word in _SCALES:
+            total, part = total + part * _SCALES[word], 0
+        elif word != "and":
+            raise AssertionError(f"not a number word: {word!r} in {said!r}")
+    return total + part
+
+
+def test_every_count_up_to_a_long_session_is_said_as_itself() -> None:
+    # reps (100) x sets (10), minutes (240), seconds of the longest session (14,400), and beyond
+    for n in [*range(0, 14_401), 99_999, 100_000, 123_456, 1_000_001, 2_000_005, 7_654_321_099]:
+        said = number_words(n)
+        assert read_number(said) == n, (n, said)
+        assert said.split()[0] != "and" and "  " not in said, said
+        for tens, ones in re.findall(r"(\w+)-(\w+)", said):  # a hyphen only joins tens and ones
+            assert tens in _TENS and ones in _ONES[1:10], said
+        assert ("zero" in said) == (n == 0), said
+        if " and " in said:  # "and" only before the last part, when it is below a hundred
+            assert read_number(said.rsplit(" and ", 1)[1]) < 100, said

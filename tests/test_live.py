@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -39,7 +40,7 @@ from voiceguide.live.players import SubprocessSink
 from voiceguide.live.scheduler import Command, CueEvent, PlaybackResult, Scheduler
 from voiceguide.live.session import LiveSession
 from voiceguide.live.sinks import NoAudioDeviceError
-from voiceguide.live.stream import BLOCK, DELAY_S, PREFILL_S, PipeOutput, StreamSink
+from voiceguide.live.stream import BLOCK, DELAY_S, PipeOutput, StreamSink
 from voiceguide.session.compose import ComposeOptions, compose
 from voiceguide.session.timeline import Chapter, Cue, Timeline
 from voiceguide.sound.audio import AudioOptions, SessionAudio
@@ -50,9 +51,9 @@ from voiceguide.voice.speech import SAMPLE_RATE, ClipCache, Speech
 from .conftest import REPO, fake_length
 
 POSIX = os.name == "posix"
-DRIFT_BOUND_S = 0.5
-"""Real-clock tests only check drift against this loose bound: on a loaded 2-CPU machine, other
-processes have stalled a run by up to 0.29 s. scripts/bench_live.py measures drift properly."""
+"""Real-clock tests judge no drift (on a loaded 2-CPU machine other processes have stalled a run by
+up to 0.29 s): only that nothing is early. The fake-clock tests pin the schedule exactly, and
+scripts/bench_live.py measures drift."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -341,13 +342,13 @@ def test_keys_while_paused_move_the_place_and_stay_paused(catalog: Catalog) -> N
     t = after_safety_note(tl)
     run = run_fake(tl, actions=[(t, Command.PAUSE), (t + 1.0, Command.NEXT), (t + 2.0, Command.NEXT),
                                             (t + 15.0, Command.PAUSE), (t + 20.0, Command.QUIT)])
-    got = indices(run)
     ch1 = first_of_chapter(tl, 1)
     after = [e for e in run.scheduler.events if e.index >= ch1]
     assert after and after[0].index == ch1
     assert after[0].scheduled_s == pytest.approx(t + 15.0, abs=1e-9)  # nothing played until resumed
     assert all(e.scheduled_s <= t for e in run.scheduler.events if e.index < ch1)
-    assert got[-1] < len(tl.cues)
+    # from the place the keys moved to, every cue up to where it was quit, and none after
+    assert [e.index for e in after] == [i for i in range(ch1, len(tl.cues)) if tl.cues[i].start_s <= s1 + 5.0]
     assert run.result.position_s == pytest.approx(s1 + 5.0, abs=1e-9)
 
 
@@ -358,11 +359,12 @@ def test_the_real_clock_lands_on_deadlines() -> None:
         start = clock.now()
         clock.wait(wait, wake)
         late = clock.now() - start - wait
-        assert 0.0 <= late < DRIFT_BOUND_S  # never early; the bound only catches a broken wait
+        assert late >= 0.0  # never early
+        assert late < 30  # only a broken wait (milliseconds taken for seconds) is this late, however busy
     wake.set()
     start = clock.now()
-    clock.wait(5.0, wake)  # a command cuts a wait short
-    assert clock.now() - start < 0.5
+    clock.wait(600.0, wake)  # a command cuts a wait short
+    assert clock.now() - start < 300
 
 
 # --------------------------------------------------------------------------- the guide
@@ -549,7 +551,7 @@ def test_one_stream_carries_every_sound_at_its_own_sample(monkeypatch: pytest.Mo
         result = LiveSession(tl, sink=sink, sound_for=audio.sound_for, keys=False, handle_signals=False).run()
     finally:
         sink.close()
-    assert result.ending == "finished" and result.max_drift_s < DRIFT_BOUND_S
+    assert result.ending == "finished"
     received = sorted(out_dir.glob("*.pcm"))
     assert len(received) == 2  # the probe before the session, then one stream for all of it
     probe, stream = (np.frombuffer(p.read_bytes(), "<i2") for p in received)
@@ -633,22 +635,33 @@ def test_stop_silences_the_stream_and_keeps_it_running(monkeypatch: pytest.Monke
     pids.mkdir()
     monkeypatch.setenv("PATH", str(tmp_path))
     sink = StreamSink(PipeOutput("aplay", ["aplay"]))
+
+    def written() -> np.ndarray:
+        data = out.read_bytes() if out.exists() else b""
+        return np.frombuffer(data[: len(data) // 2 * 2], "<i2")
+
+    def wait_for(check: Callable[[np.ndarray], bool], what: str) -> None:
+        deadline = time.monotonic() + 60  # only for a stream that never gets there: no timing is judged
+        while not check(written()):
+            assert time.monotonic() < deadline, what
+            time.sleep(0.02)
+
+    sound = np.ones(SAMPLE_RATE * 120, dtype=np.int16)  # two minutes: only a stop ends it within the test
     try:
         out.unlink()  # the probe's silence
         sink.start()
-        sink.play(np.ones(SAMPLE_RATE * 10, dtype=np.int16), time.monotonic())  # ten seconds
-        time.sleep(0.5)
+        sink.play(sound, time.monotonic())
+        wait_for(lambda stream: np.count_nonzero(stream) >= SAMPLE_RATE // 5, "the sound reaching the player")
         sink.stop()
-        stopped = out.stat().st_size
-        time.sleep(0.5)
+        # the stream goes on, with silence: a second of it after the last sample of sound
+        wait_for(lambda stream: len(stream) - 1 - np.flatnonzero(stream)[-1] >= SAMPLE_RATE, "silence after stop")
         sink.check()  # stopped on purpose: no error
-        assert out.stat().st_size > stopped  # the stream goes on, with silence
         assert len(list(pids.iterdir())) == 2  # the probe, then one player for the whole stream
     finally:
         sink.close()
-    stream = np.frombuffer(out.read_bytes(), "<i2")
+    stream = written()
     played = np.flatnonzero(stream)
-    assert 0.4 * SAMPLE_RATE < len(played) < 0.5 * SAMPLE_RATE + 3 * BLOCK + (DELAY_S + PREFILL_S) * SAMPLE_RATE
+    assert SAMPLE_RATE // 5 <= len(played) < len(sound)  # cut short by the stop
     assert played[-1] - played[0] + 1 == len(played)  # one stretch of sound, cut at the stop
     assert all(not _alive(int(p.name)) for p in pids.iterdir())
 
@@ -663,10 +676,8 @@ def test_stop_kills_a_file_player_without_calling_it_a_failure(monkeypatch: pyte
         time.sleep(0.3)
         playing = list(sink._playing)
         assert len(playing) == 1
-        started = time.monotonic()
         sink.stop()
-        playing[0].wait(5)
-        assert time.monotonic() - started < 2
+        playing[0].wait(20)  # killed: it would sleep 30 s (TimeoutExpired, a failure, if it were not)
         time.sleep(0.2)
         sink.check()  # killed on purpose: no error
     finally:
@@ -683,12 +694,15 @@ def _alive(pid: int) -> bool:
 
 
 def test_the_command_offers_every_backend_the_library_knows() -> None:
-    from voiceguide.commands import live as command
     from voiceguide.live import backends as live
+    from voiceguide.live.names import BACKENDS
 
-    assert command.BACKENDS == live.BACKENDS
+    play = main.get_command(click.Context(main), "play")
+    assert play is not None
+    option = next(p for p in play.params if p.name == "audio_backend")
+    assert isinstance(option.type, click.Choice) and tuple(option.type.choices) == BACKENDS
     assert set(live.platform_backends("linux")) | set(live.platform_backends("darwin")) | set(
-        live.platform_backends("win32")) == set(live.BACKENDS) - {"auto"}
+        live.platform_backends("win32")) == set(BACKENDS) - {"auto"}
 
 
 class FakeOutputStream:
@@ -814,13 +828,12 @@ def check_log_against_script(events: list[dict], timeline: Timeline, speed: floa
         assert (event["kind"], event["role"], event["text"]) == (cue.kind, cue.role, cue.text)
         assert event["start_s"] == round(cue.start_s, 3)
         assert event["scheduled_s"] == pytest.approx(cue.start_s / speed, abs=0.0006 / speed)  # JSON keeps ms
-        assert abs(event["actual_s"] - event["scheduled_s"]) < DRIFT_BOUND_S
+        assert event["actual_s"] >= event["scheduled_s"] - 2e-6  # never early (how late is a busy machine's)
     assert [e["actual_s"] for e in events] == sorted(e["actual_s"] for e in events)
 
 
 def test_play_no_audio_for_real(catalog: Catalog, tone_cache: Path, tmp_path: Path) -> None:
     events_path, timeline_path = tmp_path / "events.jsonl", tmp_path / "timeline.json"
-    started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "voiceguide", "play", "cat-cow", "--no-audio", "--speed", "50",
          "--events", str(events_path), "--timeline", str(timeline_path)],
@@ -832,7 +845,8 @@ def test_play_no_audio_for_real(catalog: Catalog, tone_cache: Path, tmp_path: Pa
     assert Timeline.from_dict(json.loads(timeline_path.read_text(encoding="utf-8"))).to_dict() == timeline.to_dict()
     events = read_events(events_path)
     check_log_against_script(events, timeline, 50)
-    assert events[-1]["actual_s"] <= time.monotonic() - started
+    # it waited out the session at its speed (the last cue at its time), not printed it all at once
+    assert events[-1]["actual_s"] >= timeline.cues[-1].start_s / 50 - 0.001 > 2.0
     # plain output: every line as it would be spoken, in order
     said = [m[1] for m in re.finditer(r"^\s*\d+:\d\d  (.+)$", proc.stdout, re.M)]
     assert said == [c.text for c in timeline.cues if c.kind == "speech"]
@@ -871,7 +885,7 @@ def test_a_device_lost_during_play_ends_with_one_line(monkeypatch: pytest.Monkey
     events_path = tmp_path / "events.jsonl"
     started = time.monotonic()
     result = CliRunner().invoke(main, ["play", "cat-cow", "--events", str(events_path)])
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 100  # ended by the failure: playing the session out takes over two minutes
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     # off a terminal the plain display may already have printed the first lines; the error is one line, last
     lines = result.output.strip().splitlines()
@@ -1025,9 +1039,10 @@ def test_keys_through_a_pseudo_terminal(catalog: Catalog, tone_cache: Path, tmp_
     last_run = events[next(i for i, e in enumerate(events) if e is firsts[3]) :]
     offsets = [e["scheduled_s"] - e["start_s"] / speed for e in last_run]
     shift = max(offsets) - min(offsets)
-    assert 0.5 < shift < 2.0, offsets  # the space bar was held down for 1 s
+    # the keys were a second apart: the schedule moved by the pause (how exactly is the fake-clock tests')
+    assert shift > 0.1, offsets
     for e in events:
-        assert abs(e["actual_s"] - e["scheduled_s"]) < DRIFT_BOUND_S
+        assert e["actual_s"] >= e["scheduled_s"] - 2e-6  # never early
 
 
 @pytest.mark.skipif(not POSIX, reason="pseudo-terminals")
@@ -1066,10 +1081,3 @@ def test_play_with_the_real_speech_engine(tmp_path: Path) -> None:
     # measured pyttsx3 lengths, not the tone engine's: the first line is not 0.3 s per word
     first = timeline.cues[0]
     assert first.text == "Welcome to Cat-Cow." and first.duration_s != pytest.approx(ToneEngine.seconds(first.text))
-
-
-def test_the_command_line_offers_every_backend_the_player_knows() -> None:
-    from voiceguide.commands import live as command
-    from voiceguide.live import backends as live
-
-    assert command.BACKENDS == live.BACKENDS

@@ -19,8 +19,11 @@ from voiceguide.sound.mp3 import (
     MARGIN,
     encode_fast,
     encode_stream,
+    kept_ranges,
     plan_cuts,
     read_tag,
+    shortened_span,
+    silent_frame,
     split_frames,
 )
 
@@ -54,7 +57,7 @@ def chunker(pcm: np.ndarray):  # type: ignore[no-untyped-def]
 
 def decode(path: Path) -> np.ndarray:
     out = subprocess.run([ffmpeg_path(), "-v", "error", "-i", str(path), "-f", "s16le", "-"],
-                         capture_output=True, check=True).stdout
+                         capture_output=True, check=True, timeout=300).stdout
     return np.frombuffer(out, dtype="<i2").astype(np.float64)
 
 
@@ -112,8 +115,42 @@ def test_the_rewritten_tag_describes_the_whole_file(tmp_path: Path) -> None:
 
 def test_a_session_without_gaps_is_encoded_plainly(tmp_path: Path) -> None:
     pcm = (np.sin(np.arange(RATE * 3) / 9) * 9000).astype("<i2")
-    encode_fast(chunker(pcm), [(0, len(pcm))], len(pcm), tmp_path / "x.mp3", 64, 2)
+    counted: list[int] = []
+    encode_fast(chunker(pcm), [(0, len(pcm))], len(pcm), tmp_path / "x.mp3", 64, 2, counted.append)
     assert len(decode(tmp_path / "x.mp3")) == len(pcm)
+    assert sum(counted) == len(pcm) and all(n > 0 for n in counted)  # progress: every sample, once
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_the_gaps_really_are_silent_frames_and_progress_counts_every_sample(tmp_path: Path, jobs: int) -> None:
+    """The fast path is taken (a fallback to the plain encoder would decode just as well), and
+    the progress it reports adds up to the session."""
+    pcm, spans = synthetic_session(3)
+    cuts = plan_cuts(spans, len(pcm))
+    counted: list[int] = []
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "fast.mp3", 64, jobs, counted.append)
+    frames = split_frames((tmp_path / "fast.mp3").read_bytes())
+    silent = silent_frame(64)
+    assert sum(f == silent for f in frames) >= sum(c.frames for c in cuts) > 0
+    assert sum(counted) == len(pcm)
+
+
+def test_the_shortened_stream_maps_back_to_the_session() -> None:
+    """Every span of the shortened stream is made of the session's samples outside the cuts, in order."""
+    pcm, spans = synthetic_session(4)
+    session = np.arange(len(pcm))
+    cuts = plan_cuts(spans, len(pcm))
+    ranges = kept_ranges(cuts, len(pcm))
+    shortened = np.concatenate([session[a:b] for a, b in ranges])
+    assert len(shortened) == len(pcm) - sum(c.frames for c in cuts) * FRAME
+    for cut in cuts:  # what each cut leaves out is not in the stream, and the stream resumes after it
+        assert shortened[cut.at - 1] == cut.source - 1 and shortened[cut.at] == cut.source + cut.frames * FRAME
+    rng = np.random.default_rng(4)
+    for begin, end in [(0, len(shortened)), (0, 1), (len(shortened) - 1, len(shortened)),
+                       *(sorted(rng.integers(0, len(shortened), 2)) for _ in range(200))]:
+        got = [session[a:b] for a, b in shortened_span(ranges, int(begin), int(end))]
+        joined = np.concatenate(got) if got else np.zeros(0, dtype=session.dtype)
+        assert np.array_equal(joined, shortened[begin:end]), (begin, end)
 
 
 def test_crc_helpers_agree_with_the_plain_computation() -> None:

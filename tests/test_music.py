@@ -28,7 +28,8 @@ def music_render(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> 
     tmp = tmp_path_factory.mktemp("music")
     music = tmp / "bed.wav"  # 7 s long, so a session must loop it
     subprocess.run(
-        [ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", f"sine=f={MUSIC_HZ}:d=7", str(music)], check=True
+        [ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", f"sine=f={MUSIC_HZ}:d=7", str(music)], check=True,
+        timeout=120,
     )
     routine = resolve_routine("cat-cow,childs-pose", catalog)
     with Speech(ToneEngine, VoiceSettings(), cache=ClipCache(tmp / "cache")) as speech:
@@ -84,6 +85,7 @@ def test_bad_music_files(tmp_path: Path) -> None:
             cwd=tmp_path,
             env=env,
             check=False,
+            timeout=300,
         )
 
     garbled = run("--music", "notes.txt")

@@ -18,17 +18,21 @@ import pytest
 from voiceguide.podcast.manifest import read_manifest
 from voiceguide.podcast.serve import PackServer, make_server
 
+from .required import missing
 from .test_pack import build_tone_pack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
 
 if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-    pytest.skip(
+    missing(
         "needs Debian's chromium and chromium-driver (/usr/bin/chromium, chromedriver): run .ci/install-browser",
-        allow_module_level=True,
+        module_level=True,
     )
-webdriver = pytest.importorskip("selenium.webdriver", reason="needs the selenium package (pip install selenium)")
+try:
+    from selenium import webdriver
+except ImportError:
+    missing("needs the selenium package (pip install -e '.[test]')", module_level=True)
 
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402

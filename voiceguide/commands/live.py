@@ -21,12 +21,12 @@ from voiceguide.commands.options import (
     voice_options,
 )
 from voiceguide.fileio import check_output_path, write_text_atomic
+from voiceguide.live.names import BACKENDS
 
 if TYPE_CHECKING:
     from voiceguide.live.scheduler import SoundFor
     from voiceguide.live.sinks import AudioSink
 # The live player, numpy and rich load only when 'play' runs, so the rest of the CLI starts fast.
-BACKENDS = ("auto", "sounddevice", "paplay", "aplay", "afplay", "winsound")
 
 
 def _stdin_is_tty() -> bool:

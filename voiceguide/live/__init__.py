@@ -2,6 +2,7 @@
 
 The parts, lowest first (each imports only those above it):
 
+- :mod:`~voiceguide.live.names`: the backends by name, for the command line;
 - :mod:`~voiceguide.live.clock`: :class:`MonotonicClock` (sleeps, then busy-waits the last 2 ms)
   or :class:`FakeClock` for tests;
 - :mod:`~voiceguide.live.sinks`: what every sound sink offers (:class:`AudioSink`), the silent

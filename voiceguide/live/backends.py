@@ -9,8 +9,6 @@ from voiceguide.live.players import FILE_PLAYERS, SubprocessSink, WinsoundSink
 from voiceguide.live.sinks import AudioSink, BackendUnavailable, NoAudioDeviceError, hint, named
 from voiceguide.live.stream import STREAM_PLAYERS, PipeOutput, SoundDeviceOutput, StreamSink
 
-BACKENDS = ("auto", "sounddevice", "paplay", "aplay", "afplay", "winsound")
-
 
 def platform_backends(platform: str | None = None) -> list[str]:
     """The backends ``auto`` tries, in order, on this platform."""

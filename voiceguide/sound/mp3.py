@@ -38,6 +38,7 @@ from voiceguide.sound.crc16 import crc16_of_run
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.sound.frames import frame_size, read_frames, read_tag, split_frames, stands_alone, write_tag
 from voiceguide.voice.cores import usable_cores
+from voiceguide.voice.speech import SAMPLE_RATE
 
 FRAME = 576
 """Samples per MPEG-2 layer III frame (22,050 Hz)."""
@@ -46,7 +47,6 @@ DELAY = 1105
 MARGIN = 4 * FRAME
 """Silence kept on each side of a cut, so the frames around it hear only silence."""
 MIN_CUT_FRAMES = 4
-SAMPLE_RATE = 22050
 WRITE_BYTES = 1 << 18
 """PCM is handed to ffmpeg in blocks of about this size (6 s of audio): a session's many short
 pieces (each cue, each second of silence) would otherwise each cost the encoder a wake-up."""
@@ -370,7 +370,9 @@ def _encode_parts(
         _join(parts, outputs, cuts, silence, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    counted(total - length)  # the silence put back counts as encoded, for progress
+    # the silence put back, and what each join leaves to the encoders' delay and padding, count
+    # as encoded too: progress ends at the session's length
+    counted(total - sum(b - a for a, b in (part.input_span for part in parts)))
 
 
 class _Stopped(Exception):

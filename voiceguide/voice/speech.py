@@ -103,12 +103,16 @@ def decode_audio(data: bytes) -> np.ndarray:
             return _resample(pcm, rate)
     if data[:4] in (b"RIFF", b"FORM"):
         from pydub import AudioSegment
+        from pydub.exceptions import CouldntDecodeError
 
         from voiceguide.sound.ffmpeg import configure_pydub
 
         configure_pydub()
         fmt, codec = ("wav", None) if data[:4] == b"RIFF" else ("aiff", "pcm_s16be")
-        segment = AudioSegment.from_file(io.BytesIO(data), format=fmt, codec=codec)
+        try:
+            segment = AudioSegment.from_file(io.BytesIO(data), format=fmt, codec=codec)
+        except CouldntDecodeError:  # ffmpeg could not read it: no audio, like any other unreadable data
+            return np.zeros(0, dtype=np.int16)
         segment = segment.set_channels(1).set_sample_width(2).set_frame_rate(SAMPLE_RATE)
         return np.frombuffer(segment.raw_data, dtype="<i2").copy()  # type: ignore[no-any-return]
     return np.zeros(0, dtype=np.int16)
