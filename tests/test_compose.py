@@ -23,6 +23,7 @@ from voiceguide.session.compose import (
     number_words,
     parse_breath,
 )
+from voiceguide.session.pacing import SENTENCE_PAUSE_S
 from voiceguide.session.timeline import SILENCE_ROLES, SPEECH_ROLES, TONE_ROLES, Cue, Timeline
 
 from .conftest import VALID, bundled, fake_length
@@ -225,7 +226,7 @@ def check_doses(tl: Timeline, routine: Routine, catalog: Catalog, fitted: bool) 
             assert isinstance(dose["reps"], int)
 
 
-def check_holds(cues: list[Cue], s: Stretch, dose: dict) -> None:
+def check_holds(cues: list[Cue], s: Stretch, dose: dict, length: Callable[[str], float]) -> None:
     windows = hold_windows(cues)
     if s.style != "hold":
         assert not windows
@@ -242,15 +243,19 @@ def check_holds(cues: list[Cue], s: Stretch, dose: dict) -> None:
         countdown = [c for c in inside if c.role == "countdown"]
         if hold >= 6:
             assert [c.text for c in countdown] == ["Three.", "Two.", "One."]
-            for k, c in enumerate(countdown):
-                assert c.start_s == pytest.approx(end - 3 + k, abs=EPS)
+            # a second or a little more apart, "One." over a sentence pause before the hold ends
+            assert all(1.0 - EPS <= b.start_s - a.start_s <= 1.0 + length(str(a.text)) for a, b in pairwise(countdown))
+            assert end - countdown[-1].end_s >= SENTENCE_PAUSE_S - EPS
         else:
             assert not countdown
-        after = cues[b + 1]
+        after = next(c for c in cues[b + 1:] if c.kind != "silence")  # after a pause, the release
         assert (after.kind, after.role) == ("speech", "countdown") and after.text in RELEASE_WORDS
         if s.sides and n + 1 < len(windows):
             between = [c.text for c in cues[b + 1:windows[n + 1][0]] if c.kind == "speech"]
-            assert f"Switch to your {('right', 'left')[(n + 1) % 2]} side." in between
+            side = ("right", "left")[(n + 1) % 2]  # the first round switches; later ones say it once more, not the setup
+            assert f"Switch to your {side} side." in between or f"Once more on your {side} side, as before." in between
+            if n + 1 >= dose["sides"]:
+                assert not set(between) & {x.format(side=side, other=("left", "right")[(n + 1) % 2]) for x in s.side_setup}
     if s.sides:
         assert per_side[0] == pytest.approx(per_side[1], abs=EPS)
 
@@ -299,7 +304,7 @@ def check_timeline(tl: Timeline, case: Case, length: Callable[[str], float], fit
     check_doses(tl, case.routine, catalog, fitted)
     for index, (s, dose) in enumerate(zip(stretches, tl.meta["doses"], strict=True)):
         cues = chapter_cues(tl, index)
-        check_holds(cues, s, dose)
+        check_holds(cues, s, dose, length)
         check_counts(cues, s, dose, case.options, length)
         check_sides(cues, s)
     for cue in tl.speech():
@@ -439,8 +444,9 @@ def test_sided_hold_has_equal_sides_and_a_spoken_switch() -> None:
     routine = Routine("ff", "Figure four", "", None, (RoutineItem("figure-four", hold=40, sets=2),))
     tl = compose(routine, catalog, speech_length=fake_length)
     texts = [c.text for c in tl.speech()]
-    assert texts.count("Switch to your left side.") == 2
-    assert texts.count("Switch to your right side.") == 1
+    assert texts.count("Switch to your left side.") == 1  # the second round does not re-read the setup
+    assert texts.count("Once more on your right side, as before.") == 1
+    assert texts.count("Once more on your left side, as before.") == 1
     assert sum(t in RELEASE_WORDS for t in texts) == 4
     check_timeline(tl, Case(routine, ComposeOptions()), fake_length, fitted=False)
 

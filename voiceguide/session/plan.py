@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from voiceguide.catalog.shapes import DEFAULT_SHAPE, SHAPES, Shape, transition
 from voiceguide.catalog.types import Routine, Stretch
 from voiceguide.session.options import CLOSING_REST_S, REMINDER_EVERY_S, ComposeOptions, Dose, breaths_in
+from voiceguide.session.pacing import SENTENCE_PAUSE_S, pause_after
+from voiceguide.session.props import props_line
 from voiceguide.session.safety import before_and_after, safety_lines
 from voiceguide.session.steps import (
     ChapterEnd,
@@ -29,11 +31,19 @@ from voiceguide.session.steps import (
 from voiceguide.session.words import cap, number_words, say_side
 
 REST_BETWEEN_SETS_S = 5.0
-GUIDED_REPS = {"gentle": 4, "standard": 2, "deep": 1}
-"""Repetitions spoken with the full breath-and-movement lines before shorter ones take over."""
-COUNT_GAP_S = 0.4
-"""The short pause between a breath line and the count that closes it ("...and out. Two.")."""
+GUIDED_BREATHS = {"gentle": 3, "standard": 2, "deep": 1}
+"""Breaths guided aloud in a hold counted in breaths, before the quiet count takes over."""
+SHORT_REPS = {"gentle": 4, "standard": 2, "deep": 1}
+"""Repetitions with short cues after the full ones, before the count alone keeps the rhythm."""
+STEP_BACK_LINE = "Keep moving with your breath; I'll count."
+"""Said once, when the voice steps back to the count alone."""
 EVENTS = tuple[tuple[float, Say], ...]
+FIRST_TAGS = frozenset({"pregnancy", "high-blood-pressure"})
+"""Condition notes that decide whether to do a stretch at all, said before the others."""
+ACTIVE_POSITIONS = frozenset({"standing", "seated", "seated-floor", "lunge"})
+"""Positions held by effort; holds elsewhere rest, unless they bear weight on the hands."""
+PROTECTIVE = re.compile(r"\b(protect|spare|support)", re.IGNORECASE)
+"""A hold cue that protects a joint: said first in every hold, so every side hears it."""
 _SIDE_WORD = re.compile(r"\b(right|left)\b")
 _MIRROR = {"right": "left", "left": "right"}
 
@@ -48,11 +58,27 @@ class _Planner:
         self.steps: list[Step] = []
         self.turns: dict[str, int] = {}
         self.said_cautions: set[str] = set()
+        self.if_run = 0
+        self.props_at = 0
+        """Where the opening names the props the session's lines use."""
+        """How many "If you…" lines were just said in a row."""
+        self.released: int | None = None
+        """The side whose release the last repetition's way back just said."""
+        self.rest_in_place = False
+        """The session ends in a resting pose, so the closing rest stays in it."""
 
     def say(self, text: str, role: str) -> None:
+        """Speak a line, then leave the pause it asks for (time to act on it, or a sentence pause)."""
+        self.if_run = self.if_run + 1 if text.startswith("If ") else 0
         self.steps.append(Say(text, role))
+        self.steps.append(Quiet(pause_after(text, role), "pause"))
 
     def quiet(self, seconds: float, role: str) -> None:
+        """Quiet time; it takes the place of the pause just left when that was shorter (never adds to it)."""
+        last = self.steps[-1] if self.steps else None
+        if isinstance(last, Quiet) and last.role == "pause":
+            self.steps[-1] = Quiet(max(seconds, last.seconds), role if seconds >= last.seconds else "pause")
+            return
         self.steps.append(Quiet(seconds, role))
 
     def pick(self, kind: str, **names: str) -> str:
@@ -68,10 +94,6 @@ class _Planner:
             return 0.0
         return max(self.length(text), self.length(_SIDE_WORD.sub(lambda m: _MIRROR[m[0]], text)))
 
-    @property
-    def guided(self) -> int:
-        return GUIDED_REPS.get(self.options.level, 2)
-
     # -- session frame
 
     def intro(self, routine: Routine, stretches: Sequence[Stretch], minutes: float, changes: Sequence[str]) -> None:
@@ -86,15 +108,18 @@ class _Planner:
                 self.say("You will need a mat or a soft spot on the floor.", "intro")
             if "chair" in levels:
                 self.say("Keep a sturdy chair close by.", "intro")
+        self.props_at = len(self.steps)
         for line in safety_lines(stretches, self.options.avoid):
             self.say(line, "safety")
         for line in changes:
             self.say(line, "safety")
+        if self.options.no_intro:  # the safety note still opens the session; the props follow it
+            self.props_at = len(self.steps)
         self.quiet(1.5, "pause")
 
     def outro(self, routine: Routine, rest_s: float, last: Stretch | None) -> None:
         shape = _shape(last) if last else SHAPES["standing"]
-        self.say(shape.rest, "outro")
+        self.say("Stay here and rest." if self.rest_in_place else shape.rest, "outro")
         self.say("Let your breath settle.", "outro")
         self.quiet(rest_s, "rest")
         self.say(f"Well done. That was {routine.title}.", "outro")
@@ -102,31 +127,46 @@ class _Planner:
 
     # -- one stretch
 
-    def stretch(self, stretch: Stretch, dose: Dose, before: Stretch | None) -> None:
+    def stretch(self, stretch: Stretch, dose: Dose, before: Stretch | None, last: bool = False) -> None:
         self.steps.append(ChapterStart(stretch.name, stretch.id))
         self.steps.append(Chime("transition"))
         name = f"Let's begin with {stretch.name}." if before is None else self.pick("next", name=stretch.name)
         self.say(name, "setup")
         deciding, adapting = before_and_after(stretch)
-        for caution in deciding:
-            self.say(say_side(caution.say, 0), "safety")
+        deciding.sort(key=lambda c: c.tag not in FIRST_TAGS)  # whether to do it at all comes first
+        notes = [say_side(c.say, 0) for c in (*deciding, *adapting) if c.say not in self.said_cautions]
+        self.said_cautions.update(c.say for c in adapting)  # a tip already given this session is not repeated
+        self.notes(notes)
         moved = self.position(stretch, before)
+        self.notes(notes)  # options that protect a joint come before the setup that loads it
         for line in stretch.setup:
             self.say(say_side(line, 0), "setup")
+            self.notes(notes)
         if stretch.sides:
             self.say("Start with your right side.", "instruction")
             for line in stretch.side_setup:
                 self.say(say_side(line, 0), "setup")
-        for caution in adapting:
-            if caution.say not in self.said_cautions:  # a tip already given this session is not repeated
-                self.said_cautions.add(caution.say)
-                self.say(say_side(caution.say, 0), "safety")
+                self.notes(notes)
+        self.notes(notes, run=len(notes) + 2)
         self.quiet(stretch.settle_seconds + (3.0 if moved else 0.0), "settle")
         work = {"hold": self.holds, "reps": self.reps, "flow": self.flow}[stretch.style]
         work(stretch, dose)
-        if stretch.release:
-            self.say(say_side(stretch.release, 1 if stretch.sides else 0), "instruction")
+        if last and stretch.style == "hold" and not stretch.sides and _resting(stretch):
+            self.rest_in_place = True  # a resting pose at the close is where the closing rest happens
+        else:
+            self.leave(stretch, 1 if stretch.sides else 0)
         self.steps.append(ChapterEnd())
+
+    def notes(self, pending: list[str], run: int = 2) -> None:
+        """Say waiting safety notes, never more than ``run`` "If you…" lines in a row."""
+        while pending and (self.if_run < run or not pending[0].startswith("If ")):
+            self.say(pending.pop(0), "safety")
+
+    def leave(self, stretch: Stretch, side: int) -> None:
+        """The release of one side, unless the last repetition's way back already said it."""
+        if stretch.release and self.released != side:
+            self.say(say_side(stretch.release, side), "instruction")
+        self.released = None
 
     def position(self, stretch: Stretch, before: Stretch | None) -> bool:
         """Set up the start shape, or say to stay in it; True when the body moved to a new one."""
@@ -145,11 +185,16 @@ class _Planner:
 
     def switch(self, stretch: Stretch, side: int, leave: bool = True) -> None:
         """Leave the other side (its release, mirrored), then set this side up in full."""
-        if leave and stretch.release:
-            self.say(say_side(stretch.release, 1 - side), "instruction")
+        if leave:
+            self.leave(stretch, 1 - side)
         self.say(f"Switch to your {('right', 'left')[side]} side.", "transition")
         for line in stretch.side_setup:
             self.say(say_side(line, side), "setup")
+        self.quiet(stretch.settle_seconds, "settle")
+
+    def again(self, stretch: Stretch, side: int) -> None:
+        """A later round of one side: the setup is known by now, so it is not read again."""
+        self.say(f"Once more on your {('right', 'left')[side]} side, as before.", "setup")
         self.quiet(stretch.settle_seconds, "settle")
 
     def new_set(self, word: str, k: int, sets: int) -> None:
@@ -162,17 +207,20 @@ class _Planner:
     def holds(self, stretch: Stretch, dose: Dose) -> None:
         assert dose.hold is not None
         sides = 2 if stretch.sides else 1
-        turn = 0
         for k in range(1, dose.sets + 1):
+            turn = k - 1  # both sides of a round hear the same cues, a protective one included
             for side in range(sides):
                 if side == 0:
-                    if k > 1 and stretch.sides and stretch.release:
-                        self.say(say_side(stretch.release, 1), "instruction")
+                    if k > 1 and stretch.sides:
+                        self.leave(stretch, 1)
                     self.new_set("Round", k, dose.sets)
                     if k > 1 and stretch.sides:
-                        self.switch(stretch, 0, leave=False)  # the left side was left before the round
+                        self.again(stretch, 0)
                     elif k > 1:
                         self.say("Ease back into the stretch.", "instruction")
+                elif k > 1:
+                    self.leave(stretch, 0)
+                    self.again(stretch, 1)
                 else:
                     self.switch(stretch, side)
                 self.steps.append(Chime("hold-start"))
@@ -182,12 +230,11 @@ class _Planner:
                     self.steps.append(Window(dose.hold, "hold", self.hold_events(stretch, dose.hold, side, turn)))
                 self.steps.append(Chime("hold-end"))
                 self.say(self.pick("release"), "countdown")
-                turn += 1
 
     def breath_hold(self, breaths: int, stretch: Stretch, side: int) -> None:
         """A hold counted in breaths: the first breaths guided (the first with the stretch's own
         breath lines), then silence with a quiet count."""
-        guided = {"gentle": 3, "standard": 2, "deep": 1}.get(self.options.level, 2)
+        guided = GUIDED_BREATHS.get(self.options.level, 2)
         for n in range(1, breaths + 1):
             inhale: EVENTS = ()
             exhale: EVENTS = ()
@@ -204,6 +251,13 @@ class _Planner:
             self.steps.append(Window(self.options.breath_in, "inhale", inhale))
             self.steps.append(Window(self.options.breath_out, "exhale", exhale))
 
+    def countdown(self, hold: float) -> list[tuple[float, str]]:
+        """"Three. Two. One." a second or a little more apart, "One." ending a sentence pause before the hold does."""
+        words = ["Three.", "Two.", "One."]
+        step = max(1.0, max(self.length(w) for w in words) + SENTENCE_PAUSE_S)
+        one_at = hold - self.length("One.") - SENTENCE_PAUSE_S
+        return [(one_at - (2 - i) * step, w) for i, w in enumerate(words)]
+
     def hold_events(self, stretch: Stretch, hold: float, side: int, turn: int) -> EVENTS:
         """Lines spoken during a hold, by priority, each kept only where it fits without overlap.
 
@@ -215,7 +269,7 @@ class _Planner:
         exhale = say_side(stretch.breath_out, side)
         wanted: list[tuple[float, Say]] = []
         if hold >= 6:
-            wanted += [(hold - 3 + i, Say(cap(number_words(3 - i)) + ".", "countdown")) for i in range(3)]
+            wanted += [(at, Say(word, "countdown")) for at, word in self.countdown(hold)]
         wanted.append((0.5, Say(inhale, "breath")))
         out_at = 0.5 + max(self.options.breath_in, self.length(inhale) + 0.5)
         wanted.append((out_at, Say(exhale, "breath")))
@@ -226,10 +280,12 @@ class _Planner:
             wanted.append((guided_end, Say(second_in, "breath")))
             wanted.append((second_out_at, Say(second_out, "breath")))
             guided_end = second_out_at + self.length(second_out) + 0.5
-        if hold >= 30 and level != "deep":
+        if hold >= 30 and level != "deep" and not _resting(stretch):
             wanted.append((hold / 2, Say(self.pick("halfway"), "instruction")))
         own = [say_side(c, side) for c in stretch.cues]
-        own = own[turn % len(own):] + own[: turn % len(own)] if own else []
+        protect = [c for c in own if PROTECTIVE.search(c)]  # said first, on every side
+        own = [c for c in own if c not in protect]
+        own = protect + (own[turn % len(own):] + own[: turn % len(own)] if own else [])
         reminders = [Say(c, "instruction") for c in own]
         if level == "deep":
             reminders = reminders[:1]
@@ -252,90 +308,124 @@ class _Planner:
                 accepted.append((start, end, say))
         return tuple((start, say) for start, _, say in sorted(accepted, key=lambda a: a[0]))
 
-    def breath_lines(self, stretch: Stretch, rep: int, side: int) -> tuple[str, str]:
-        """(exhale line, inhale line) for one repetition: in full at first, then shorter."""
-        if rep <= self.guided:
-            return say_side(stretch.breath_out, side), say_side(stretch.breath_in, side)
-        if stretch.alternating:  # every move names its side
-            out = say_side(stretch.breath_out_short or stretch.breath_out, side)
-            back = say_side(stretch.breath_in_short, side) if stretch.breath_in_short else self.pick("breathe_in")
-            return out, back
-        if stretch.breath_out_short and stretch.breath_in_short and (rep - self.guided <= 2 or rep % 2 == 0):
-            return say_side(stretch.breath_out_short, side), say_side(stretch.breath_in_short, side)
-        return self.pick("breathe_out"), self.pick("breathe_in")  # the move is known by now: the breath leads
+    def stage(self, stretch: Stretch, rep: int, k: int) -> str:
+        """Where a repetition stands as the voice steps back: ``full`` cues, ``short`` cues, or ``count`` alone.
+
+        The full lines come once (once a side for alternating moves, and not again in later sets),
+        short ones for a few repetitions more, then the count alone keeps the rhythm.
+        """
+        full = (2 if stretch.alternating else 1) if k == 1 else 0
+        if rep <= full:
+            return "full"
+        return "short" if rep <= full + SHORT_REPS.get(self.options.level, 2) else "count"
+
+    def cue_pair(self, stretch: Stretch, rep: int, reps: int, k: int, side: int) -> tuple[str, str]:
+        """(inhale line, exhale line) for one repetition; either may be empty (the count alone)."""
+        stage = self.stage(stretch, rep, k)
+        full = (say_side(stretch.breath_in, side), say_side(stretch.breath_out, side))
+        own = (
+            say_side(stretch.breath_in_short or stretch.breath_in, side),
+            say_side(stretch.breath_out_short or stretch.breath_out, side),
+        )
+        plain = (self.pick("breathe_in"), self.pick("breathe_out"))
+        if stage == "full":
+            return full
+        lead = 0 if stretch.style == "flow" or stretch.lead == "inhale" else 1
+        if stretch.alternating:  # every move names its side; the way back is said now and then
+            pair = list(own)
+            if stage == "count" or (rep - self.stage_start(stretch, k)) % 2:
+                pair[1 - lead] = plain[1 - lead] if stage == "short" else ""
+            return pair[0], pair[1]
+        if stage == "short":  # the stretch's own short words and plain breath words take turns
+            has_own = bool(stretch.breath_in_short or stretch.breath_out_short)
+            return own if has_own and (rep - self.stage_start(stretch, k)) % 2 == 0 else plain
+        pair = ["", ""]
+        first_count = rep == self.stage_start(stretch, k, "count")
+        if first_count and rep < reps:
+            pair[lead] = STEP_BACK_LINE
+        return pair[0], pair[1]
+
+    def stage_start(self, stretch: Stretch, k: int, stage: str = "short") -> int:
+        full = (2 if stretch.alternating else 1) if k == 1 else 0
+        return full + 1 if stage == "short" else full + 1 + SHORT_REPS.get(self.options.level, 2)
+
+    def cycle(self, stretch: Stretch, dose: Dose, rep: int, k: int, side: int) -> None:
+        """One repetition on one breath cycle at the --breath pace, whatever the words.
+
+        The moving breath carries the count, placed where the movement has arrived; a real hold
+        follows it where the stretch has one; "Last one." comes before the last.
+        """
+        reps = dose.reps or 1
+        rep_side = (rep - 1) % 2 if stretch.alternating else side
+        in_text, out_text = self.cue_pair(stretch, rep, reps, k, rep_side)
+        flow = stretch.style == "flow"
+        move = 0.0 if flow or stretch.rep_seconds is None else stretch.rep_seconds / 2
+        first, second = (in_text, out_text) if flow or stretch.lead == "inhale" else (out_text, in_text)
+        first_s, second_s = (
+            (self.options.breath_in, self.options.breath_out)
+            if flow or stretch.lead == "inhale"
+            else (self.options.breath_out, self.options.breath_in)
+        )
+        if reps >= 3 and rep == reps:
+            first = f"Last one. {first}" if first else "Last one."
+        count = cap(number_words(rep)) + "."
+        moving = second if flow else first  # the phase whose movement the count closes
+        moving_s = second_s if flow else first_s
+        count_s = max(self.length(f"{cap(number_words(r))}.") for r in range(1, reps + 1))  # one place for every count
+        need = (self.span(moving) + SENTENCE_PAUSE_S if moving else 0.0) + count_s + SENTENCE_PAUSE_S
+        moving_len = max(move, moving_s, need)
+        moving_events: EVENTS = (
+            *(((0.0, Say(moving, "breath")),) if moving else ()),
+            (moving_len - count_s - SENTENCE_PAUSE_S, Say(count, "count")),
+        )
+        if flow:
+            self.steps.append(Window(max(first_s, self.span(first) + SENTENCE_PAUSE_S if first else 0.0), "phase",
+                                     ((0.0, Say(first, "breath")),) if first else ()))
+            self.steps.append(Window(moving_len, "phase", moving_events))
+            return
+        self.steps.append(Window(moving_len, "phase", moving_events))
+        if dose.hold:
+            said: EVENTS = ()
+            if self.stage(stretch, rep, k) != "count":
+                line = self.pick("hold_breathing" if rep == 1 and stretch.lead != "inhale" else "hold")
+                if self.span(line) + SENTENCE_PAUSE_S <= dose.hold:
+                    said = ((0.0, Say(line, "instruction")),)
+            self.steps.append(Window(dose.hold, "phase", said))
+        role = "breath"
+        if stretch.release and rep == reps and k == dose.sets:  # the last way back is the release itself
+            second, role, self.released = say_side(stretch.release, side), "instruction", side
+        back_len = max(move, second_s, self.span(second) + SENTENCE_PAUSE_S if second else 0.0)
+        self.steps.append(Window(back_len, "phase", ((0.0, Say(second, role)),) if second else ()))
 
     def reps(self, stretch: Stretch, dose: Dose) -> None:
-        """Each repetition: the effort on the breath out with its count, a real hold, the return on the breath in."""
+        """Counted repetitions, each on one steady breath cycle; sets and sides in turn."""
         assert dose.reps is not None and stretch.rep_seconds is not None
-        move = stretch.rep_seconds / 2
-        turns = dict(self.turns)
-        for side in range(2 if stretch.sides else 1):
-            if side:
-                self.switch(stretch, side)
-                self.turns = dict(turns)  # the same words on both sides, so both take the same time
-            for k in range(1, dose.sets + 1):
-                self.new_set("Set", k, dose.sets)
-                for rep in range(1, dose.reps + 1):
-                    rep_side = (rep - 1) % 2 if stretch.alternating else side
-                    out, back = self.breath_lines(stretch, rep, rep_side)
-                    if stretch.lead == "inhale":
-                        out, back = back, out
-                    count = cap(number_words(rep)) + "."
-                    at = self.span(out) + COUNT_GAP_S
-                    self.steps.append(
-                        Window(max(move, at + self.length(count) + 0.3), "phase",
-                               ((0.0, Say(out, "breath")), (at, Say(count, "count"))))
-                    )
-                    if dose.hold:
-                        said: EVENTS = ((0.0, Say(self.pick("hold"), "instruction")),) if rep <= self.guided else ()
-                        self.steps.append(Window(dose.hold, "phase", said))
-                    back_s = max(move, self.span(back) + 0.3)
-                    self.steps.append(Window(back_s, "phase", ((0.0, Say(back, "breath")),)))
+        self.repeat(stretch, dose)
 
     def flow(self, stretch: Stretch, dose: Dose) -> None:
-        """Repetitions paced by the breath: the inhale line, then the exhale line with the count inside it."""
+        """Repetitions paced by the breath: the inhale line, then the exhale line with the count closing it."""
         assert dose.reps is not None
-        breath_in, breath_out = self.options.breath_in, self.options.breath_out
+        self.repeat(stretch, dose)
+
+    def repeat(self, stretch: Stretch, dose: Dose) -> None:
         turns = dict(self.turns)
-        short_out = say_side(stretch.breath_out_short, 0) if stretch.breath_out_short else ""
         for side in range(2 if stretch.sides else 1):
             if side:
                 self.switch(stretch, side)
                 self.turns = dict(turns)  # the same words on both sides, so both take the same time
-            if side == 0:
+            if side == 0 and stretch.style == "flow":
                 self.say("Now move with your breath.", "instruction")
             for k in range(1, dose.sets + 1):
-                self.new_set("Round", k, dose.sets)
-                for rep in range(1, dose.reps + 1):
-                    rep_side = (rep - 1) % 2 if stretch.alternating else side
-                    count = cap(number_words(rep)) + "."
-                    if rep <= self.guided:
-                        in_text = say_side(stretch.breath_in, rep_side)
-                        out_text = say_side(stretch.breath_out, rep_side)
-                    elif not stretch.alternating and (
-                        self.options.level == "deep" or (rep - self.guided > 2 and rep % 3 and rep != dose.reps)
-                    ):
-                        in_text, out_text = "", ""  # guidance thins: the count alone keeps the rhythm
-                    else:
-                        in_text = say_side(stretch.breath_in_short, rep_side) if stretch.breath_in_short else ""
-                        out_text = say_side(stretch.breath_out_short, rep_side) if stretch.breath_out_short else ""
-                        in_text = in_text or self.pick("breathe_in")
-                        out_text = out_text or self.pick("breathe_out")
-                    inhale: EVENTS = ((0.0, Say(in_text, "breath")),) if in_text else ()
-                    exhale: EVENTS = ((0.0, Say(out_text, "breath")),) if out_text else ()
-                    # after the first reps the count keeps one place in the breath out, said or not
-                    steady = 0.0 if rep <= self.guided else self.span(short_out or "Breathe out.") + COUNT_GAP_S
-                    at = max(steady, self.span(out_text) + COUNT_GAP_S if out_text else 0.0)
-                    in_s = max(breath_in, self.span(in_text) + 0.3 if in_text else 0.0)
-                    self.steps.append(Window(in_s, "phase", inhale))
-                    self.steps.append(Window(max(breath_out, at + self.length(count) + 0.3), "phase",
-                                             (*exhale, (at, Say(count, "count")))))
+                self.new_set("Set" if stretch.style == "reps" else "Round", k, dose.sets)
+                for rep in range(1, (dose.reps or 1) + 1):
+                    self.cycle(stretch, dose, rep, k, side)
 
 
 _FALLBACK: dict[str, tuple[str, ...]] = {
     "breathe_in": ("Breathe in.",),
     "breathe_out": ("Breathe out.",),
     "hold": ("Hold.",),
+    "hold_breathing": ("Hold, and keep breathing.", "Stay there, breathing easily."),
     "release": ("Release.",),
     "halfway": ("Halfway there.",),
     "encourage": ("Keep your breath slow and easy.",),
@@ -343,6 +433,12 @@ _FALLBACK: dict[str, tuple[str, ...]] = {
     "next": ("Next, {name}.",),
 }
 """Used for a kind a catalog's phrase pools leave out."""
+
+
+def _resting(stretch: Stretch) -> bool:
+    """A pose the body rests in (lying, or folded on the floor without weight on the hands), rather than
+    one it works to keep: "halfway" means nothing there, and a session may close in it."""
+    return stretch.position not in ACTIVE_POSITIONS and "wrists" not in stretch.avoid_tags
 
 
 def _shape(stretch: Stretch) -> Shape:
@@ -365,6 +461,12 @@ def plan_session(
     planner = _Planner(options, length, phrases or {})
     planner.intro(routine, stretches, minutes_said, changes)
     for i, (stretch, dose) in enumerate(zip(stretches, doses)):
-        planner.stretch(stretch, dose, stretches[i - 1] if i else None)
+        planner.stretch(stretch, dose, stretches[i - 1] if i else None, last=i == len(stretches) - 1)
     planner.outro(routine, rest_s, stretches[-1] if stretches else None)
-    return planner.steps
+    steps = planner.steps
+    said = [s.text for s in steps if isinstance(s, Say)]
+    said += [e.text for w in steps if isinstance(w, Window) for _, e in w.events]
+    props = props_line(said)
+    if props:
+        steps[planner.props_at:planner.props_at] = [Say(props, "intro"), Quiet(pause_after(props, "intro"), "pause")]
+    return steps

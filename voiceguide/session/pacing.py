@@ -1,0 +1,97 @@
+"""How long the voice stays quiet after a line: the pause model, as tables a reader can tune.
+
+A person following with closed eyes needs time to do what a line asks before the next one comes.
+Every line is followed by at least a sentence pause; a line that moves the body gets time to act,
+more for a big move (changing position, going down to the floor or up from it) than for a small
+refinement. The time is chosen from the line's role and the kind of move its first word asks for;
+:data:`LINE_PAUSE_S` sets the pause of a single line outright.
+"""
+
+from __future__ import annotations
+
+import re
+
+SENTENCE_PAUSE_S = 0.6
+"""The least quiet between any two spoken lines: the pause a calm speaker leaves between sentences."""
+MIN_GAP_S = 0.5
+"""Layout never lets a line start sooner than this after the previous one ends, whatever was planned."""
+
+ROLE_PAUSE_S = {
+    "intro": 0.9,
+    "safety": 1.0,
+    "setup": 1.0,
+    "instruction": 1.2,
+    "transition": 2.0,
+    "breath": SENTENCE_PAUSE_S,
+    "count": SENTENCE_PAUSE_S,
+    "countdown": 1.0,
+    "next-up": 0.8,
+    "outro": 1.2,
+}
+"""The pause after a line of each role when it asks for no move."""
+
+MOVE_PAUSE_S = {
+    "floor": 6.0,
+    "position": 3.5,
+    "side": 2.0,
+    "move": 2.5,
+    "refine": 1.5,
+}
+"""The pause after a line that asks for a move, by the size of the move.
+
+``floor``: down to the floor or up from it; ``position``: into a new position (lying on the back,
+onto hands and knees, into the chair); ``side``: over to the other side; ``move``: a limb placed or
+moved; ``refine``: an adjustment without moving much ("soften your knees").
+"""
+
+FLOOR_WORDS = re.compile(
+    r"\b(lower yourself|down to the mat|down onto|to standing|stand up|press yourself up|"
+    r"up to sitting|hips down onto|rise to)\b",
+    re.IGNORECASE,
+)
+"""Words that mark a trip down to the floor or up from it."""
+
+MOVE_VERBS = {
+    "position": {"lie", "come", "roll", "kneel", "stand", "sit", "step", "turn", "walk"},
+    "side": {"switch"},
+    "move": {
+        "bend", "bring", "cross", "lift", "reach", "place", "stretch", "wrap", "slide", "set", "spread",
+        "open", "put", "hold", "raise", "draw", "tuck", "straighten", "pull", "fold", "move", "lean",
+        "point", "guide", "sweep", "tip", "rock", "shift", "rest", "press", "interlace", "clasp", "hook",
+        "extend", "drop", "lengthen", "widen", "line", "use", "take", "once",
+    },
+    "refine": {"keep", "let", "soften", "relax", "stack", "feel", "notice", "squeeze", "look", "lead", "send",
+               "make", "only", "stop", "slowly"},
+}
+"""The kind of move a line asks for, from its first word."""
+
+MOVING_ROLES = frozenset({"setup", "transition", "instruction"})
+"""Roles whose lines may ask the body to move; other lines get their role's pause."""
+
+LINE_PAUSE_S: dict[str, float] = {
+    "Now move with your breath.": 1.0,
+}
+"""Pauses for single lines, by their exact words; they win over every rule above."""
+
+
+def move_kind(text: str, role: str) -> str | None:
+    """The kind of move a line asks for (a key of :data:`MOVE_PAUSE_S`), or None."""
+    if role not in MOVING_ROLES:
+        return None
+    if FLOOR_WORDS.search(text):
+        return "floor"
+    first = re.match(r"[A-Za-z']+", text)
+    word = first[0].lower() if first else ""
+    for kind, verbs in MOVE_VERBS.items():
+        if word in verbs:
+            return kind
+    return "move" if role == "transition" else None
+
+
+def pause_after(text: str, role: str) -> float:
+    """Seconds of quiet after ``text`` spoken in ``role``: never less than a sentence pause."""
+    if text in LINE_PAUSE_S:
+        return LINE_PAUSE_S[text]
+    kind = move_kind(text, role)
+    seconds = MOVE_PAUSE_S[kind] if kind else ROLE_PAUSE_S.get(role, SENTENCE_PAUSE_S)
+    return max(SENTENCE_PAUSE_S, seconds)
