@@ -17,25 +17,25 @@ MIN_GAP_S = 0.5
 """Layout never lets a line start sooner than this after the previous one ends, whatever was planned."""
 
 ROLE_PAUSE_S = {
-    "intro": 0.9,
-    "safety": 1.0,
-    "setup": 1.0,
-    "instruction": 1.2,
-    "transition": 2.0,
+    "intro": 0.8,
+    "safety": 0.9,
+    "setup": 0.9,
+    "instruction": 1.0,
+    "transition": 1.5,
     "breath": SENTENCE_PAUSE_S,
     "count": SENTENCE_PAUSE_S,
-    "countdown": 1.0,
+    "countdown": 0.8,
     "next-up": 0.8,
-    "outro": 1.2,
+    "outro": 1.0,
 }
 """The pause after a line of each role when it asks for no move."""
 
 MOVE_PAUSE_S = {
-    "floor": 6.0,
-    "position": 3.5,
+    "floor": 5.0,
+    "position": 3.0,
     "side": 2.0,
-    "move": 2.5,
-    "refine": 1.5,
+    "move": 2.0,
+    "refine": 1.2,
 }
 """The pause after a line that asks for a move, by the size of the move.
 
@@ -46,7 +46,7 @@ moved; ``refine``: an adjustment without moving much ("soften your knees").
 
 FLOOR_WORDS = re.compile(
     r"\b(lower yourself|down to the mat|down onto|to standing|stand up|press yourself up|"
-    r"up to sitting|hips down onto|rise to)\b",
+    r"up to sitting|sit on the mat|rise to)\b",
     re.IGNORECASE,
 )
 """Words that mark a trip down to the floor or up from it."""

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from voiceguide.catalog.shapes import DEFAULT_SHAPE, SHAPES, Shape, transition
 from voiceguide.catalog.types import Routine, Stretch
 from voiceguide.session.options import CLOSING_REST_S, REMINDER_EVERY_S, ComposeOptions, Dose, breaths_in
-from voiceguide.session.pacing import SENTENCE_PAUSE_S, pause_after
+from voiceguide.session.pacing import SENTENCE_PAUSE_S, move_kind, pause_after
 from voiceguide.session.props import props_line
 from voiceguide.session.safety import before_and_after, safety_lines
 from voiceguide.session.steps import (
@@ -28,6 +28,7 @@ from voiceguide.session.steps import (
     Step,
     Window,
 )
+from voiceguide.session.travel import knee_free_transition
 from voiceguide.session.words import cap, number_words, say_side
 
 REST_BETWEEN_SETS_S = 5.0
@@ -59,6 +60,8 @@ class _Planner:
         self.turns: dict[str, int] = {}
         self.said_cautions: set[str] = set()
         self.if_run = 0
+        self.acted = 0.0
+        """Seconds the lines since the last settle gave to moving, beyond their sentence pauses."""
         self.props_at = 0
         """Where the opening names the props the session's lines use."""
         """How many "If you…" lines were just said in a row."""
@@ -70,8 +73,10 @@ class _Planner:
     def say(self, text: str, role: str) -> None:
         """Speak a line, then leave the pause it asks for (time to act on it, or a sentence pause)."""
         self.if_run = self.if_run + 1 if text.startswith("If ") else 0
+        pause = pause_after(text, role)
+        self.acted += pause - SENTENCE_PAUSE_S if move_kind(text, role) else 0.0
         self.steps.append(Say(text, role))
-        self.steps.append(Quiet(pause_after(text, role), "pause"))
+        self.steps.append(Quiet(pause, "pause"))
 
     def quiet(self, seconds: float, role: str) -> None:
         """Quiet time; it takes the place of the pause just left when that was shorter (never adds to it)."""
@@ -129,6 +134,7 @@ class _Planner:
 
     def stretch(self, stretch: Stretch, dose: Dose, before: Stretch | None, last: bool = False) -> None:
         self.steps.append(ChapterStart(stretch.name, stretch.id))
+        self.acted = 0.0
         self.steps.append(Chime("transition"))
         name = f"Let's begin with {stretch.name}." if before is None else self.pick("next", name=stretch.name)
         self.say(name, "setup")
@@ -137,7 +143,7 @@ class _Planner:
         notes = [say_side(c.say, 0) for c in (*deciding, *adapting) if c.say not in self.said_cautions]
         self.said_cautions.update(c.say for c in adapting)  # a tip already given this session is not repeated
         self.notes(notes)
-        moved = self.position(stretch, before)
+        self.position(stretch, before)
         self.notes(notes)  # options that protect a joint come before the setup that loads it
         for line in stretch.setup:
             self.say(say_side(line, 0), "setup")
@@ -148,7 +154,7 @@ class _Planner:
                 self.say(say_side(line, 0), "setup")
                 self.notes(notes)
         self.notes(notes, run=len(notes) + 2)
-        self.quiet(stretch.settle_seconds + (3.0 if moved else 0.0), "settle")
+        self.settle(stretch)
         work = {"hold": self.holds, "reps": self.reps, "flow": self.flow}[stretch.style]
         work(stretch, dose)
         if last and stretch.style == "hold" and not stretch.sides and _resting(stretch):
@@ -177,6 +183,8 @@ class _Planner:
             self.say(shape.stay, "setup")
             return False
         lines, skip = transition(_shape(before), shape) if before is not None else ((), 0)
+        if before is not None and "knees" in self.options.avoid:  # down and up without kneeling
+            lines, skip = knee_free_transition(_shape(before), shape) or (lines, skip)
         for line in lines:
             self.say(line, "transition")
         for line in shape.arrive[skip:]:
@@ -187,15 +195,23 @@ class _Planner:
         """Leave the other side (its release, mirrored), then set this side up in full."""
         if leave:
             self.leave(stretch, 1 - side)
+        self.acted = 0.0
         self.say(f"Switch to your {('right', 'left')[side]} side.", "transition")
         for line in stretch.side_setup:
             self.say(say_side(line, side), "setup")
-        self.quiet(stretch.settle_seconds, "settle")
+        self.settle(stretch)
 
     def again(self, stretch: Stretch, side: int) -> None:
         """A later round of one side: the setup is known by now, so it is not read again."""
+        self.acted = 0.0
         self.say(f"Once more on your {('right', 'left')[side]} side, as before.", "setup")
-        self.quiet(stretch.settle_seconds, "settle")
+        self.settle(stretch)
+
+    def settle(self, stretch: Stretch) -> None:
+        """A moment to settle into the stretch: what its settle time leaves after the time its lines gave
+        to move, and never less than the pause the last line asked for."""
+        self.quiet(max(SENTENCE_PAUSE_S, stretch.settle_seconds - self.acted), "settle")
+        self.acted = 0.0
 
     def new_set(self, word: str, k: int, sets: int) -> None:
         if k > 1:
@@ -271,15 +287,18 @@ class _Planner:
         if hold >= 6:
             wanted += [(at, Say(word, "countdown")) for at, word in self.countdown(hold)]
         wanted.append((0.5, Say(inhale, "breath")))
-        out_at = 0.5 + max(self.options.breath_in, self.length(inhale) + 0.5)
+        out_at = 0.5 + max(self.options.breath_in, self.span(inhale) + SENTENCE_PAUSE_S)
+        counting_at = self.countdown(hold)[0][0] if hold >= 6 else hold
+        if out_at + self.span(exhale) + SENTENCE_PAUSE_S > counting_at:  # a short hold: the breath out in short
+            exhale = _FALLBACK["breathe_out"][0]
         wanted.append((out_at, Say(exhale, "breath")))
-        guided_end = out_at + max(self.options.breath_out, self.length(exhale) + 0.5)
+        guided_end = out_at + max(self.options.breath_out, self.span(exhale) + SENTENCE_PAUSE_S)
         if level == "gentle":  # a second guided breath before the reminders
             second_in, second_out = self.pick("breathe_in"), self.pick("breathe_out")
-            second_out_at = guided_end + max(self.options.breath_in, self.length(second_in) + 0.5)
+            second_out_at = guided_end + max(self.options.breath_in, self.length(second_in) + SENTENCE_PAUSE_S)
             wanted.append((guided_end, Say(second_in, "breath")))
             wanted.append((second_out_at, Say(second_out, "breath")))
-            guided_end = second_out_at + self.length(second_out) + 0.5
+            guided_end = second_out_at + self.length(second_out) + SENTENCE_PAUSE_S
         if hold >= 30 and level != "deep" and not _resting(stretch):
             wanted.append((hold / 2, Say(self.pick("halfway"), "instruction")))
         own = [say_side(c, side) for c in stretch.cues]
@@ -301,8 +320,8 @@ class _Planner:
             offset += gap
         accepted: list[tuple[float, float, Say]] = []
         for start, say in wanted:
-            end = start + self.length(say.text) + 0.3
-            if end > hold + 0.3:
+            end = start + self.span(say.text) + SENTENCE_PAUSE_S  # a sentence pause after every line
+            if end > hold:
                 continue
             if all(end <= a or start >= b for a, b, _ in accepted):
                 accepted.append((start, end, say))
