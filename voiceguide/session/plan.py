@@ -323,7 +323,7 @@ class _Planner:
             end = start + self.span(say.text) + SENTENCE_PAUSE_S  # a sentence pause after every line
             if end > hold:
                 continue
-            if all(end <= a or start >= b for a, b, _ in accepted):
+            if all(end <= a + 1e-9 or start >= b - 1e-9 for a, b, _ in accepted):
                 accepted.append((start, end, say))
         return tuple((start, say) for start, _, say in sorted(accepted, key=lambda a: a[0]))
 
