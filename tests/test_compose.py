@@ -252,10 +252,11 @@ def check_holds(cues: list[Cue], s: Stretch, dose: dict, length: Callable[[str],
         assert (after.kind, after.role) == ("speech", "countdown") and after.text in RELEASE_WORDS
         if s.sides and n + 1 < len(windows):
             between = [c.text for c in cues[b + 1:windows[n + 1][0]] if c.kind == "speech"]
-            side = ("right", "left")[(n + 1) % 2]  # the first round switches; later ones say it once more, not the setup
+            # the first round switches; later ones say "once more", not the setup
+            side, other = ("right", "left")[(n + 1) % 2], ("left", "right")[(n + 1) % 2]
             assert f"Switch to your {side} side." in between or f"Once more on your {side} side, as before." in between
             if n + 1 >= dose["sides"]:
-                assert not set(between) & {x.format(side=side, other=("left", "right")[(n + 1) % 2]) for x in s.side_setup}
+                assert not set(between) & {x.format(side=side, other=other) for x in s.side_setup}
     if s.sides:
         assert per_side[0] == pytest.approx(per_side[1], abs=EPS)
 

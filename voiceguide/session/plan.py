@@ -60,6 +60,8 @@ class _Planner:
         self.turns: dict[str, int] = {}
         self.said_cautions: set[str] = set()
         self.if_run = 0
+        self.last_rep: set[str] = set()
+        """The breath lines of the last repetition."""
         self.acted = 0.0
         """Seconds the lines since the last settle gave to moving, beyond their sentence pauses."""
         self.props_at = 0
@@ -295,10 +297,12 @@ class _Planner:
         guided_end = out_at + max(self.options.breath_out, self.span(exhale) + SENTENCE_PAUSE_S)
         if level == "gentle":  # a second guided breath before the reminders
             second_in, second_out = self.pick("breathe_in"), self.pick("breathe_out")
-            second_out_at = guided_end + max(self.options.breath_in, self.length(second_in) + SENTENCE_PAUSE_S)
-            wanted.append((guided_end, Say(second_in, "breath")))
-            wanted.append((second_out_at, Say(second_out, "breath")))
-            guided_end = second_out_at + self.length(second_out) + SENTENCE_PAUSE_S
+            second_out_at = guided_end + max(self.options.breath_in, self.span(second_in) + SENTENCE_PAUSE_S)
+            second_end = second_out_at + max(self.options.breath_out, self.span(second_out) + SENTENCE_PAUSE_S)
+            if second_end <= counting_at:  # a whole breath, never one squeezed by the countdown
+                wanted.append((guided_end, Say(second_in, "breath")))
+                wanted.append((second_out_at, Say(second_out, "breath")))
+                guided_end = second_end
         if hold >= 30 and level != "deep" and not _resting(stretch):
             wanted.append((hold / 2, Say(self.pick("halfway"), "instruction")))
         own = [say_side(c, side) for c in stretch.cues]
@@ -348,7 +352,11 @@ class _Planner:
         )
         plain = (self.pick("breathe_in"), self.pick("breathe_out"))
         if stage == "full":
-            return full
+            if rep == 1:
+                return full
+            # the second side of an alternating move: a line that names no side was just said in full
+            sided = ("{" in stretch.breath_in, "{" in stretch.breath_out)
+            return (full[0] if sided[0] else own[0], full[1] if sided[1] else own[1])
         lead = 0 if stretch.style == "flow" or stretch.lead == "inhale" else 1
         if stretch.alternating:  # every move names its side; the way back is said now and then
             pair = list(own)
@@ -377,6 +385,12 @@ class _Planner:
         reps = dose.reps or 1
         rep_side = (rep - 1) % 2 if stretch.alternating else side
         in_text, out_text = self.cue_pair(stretch, rep, reps, k, rep_side)
+        # a long line just said in the last repetition gives way to plain breath words
+        if in_text in self.last_rep and len(in_text.split()) > 4:
+            in_text = self.pick("breathe_in")
+        if out_text in self.last_rep and len(out_text.split()) > 4:
+            out_text = self.pick("breathe_out")
+        self.last_rep = {in_text, out_text}
         flow = stretch.style == "flow"
         move = 0.0 if flow or stretch.rep_seconds is None else stretch.rep_seconds / 2
         first, second = (in_text, out_text) if flow or stretch.lead == "inhale" else (out_text, in_text)
@@ -413,7 +427,7 @@ class _Planner:
         role = "breath"
         if stretch.release and rep == reps and k == dose.sets:  # the last way back is the release itself
             second, role, self.released = say_side(stretch.release, side), "instruction", side
-        back_len = max(move, second_s, self.span(second) + SENTENCE_PAUSE_S if second else 0.0)
+        back_len = max(move, second_s, self.span(second) + pause_after(second, role) if second else 0.0)
         self.steps.append(Window(back_len, "phase", ((0.0, Say(second, role)),) if second else ()))
 
     def reps(self, stretch: Stretch, dose: Dose) -> None:
@@ -436,6 +450,7 @@ class _Planner:
                 self.say("Now move with your breath.", "instruction")
             for k in range(1, dose.sets + 1):
                 self.new_set("Set" if stretch.style == "reps" else "Round", k, dose.sets)
+                self.last_rep = set()
                 for rep in range(1, (dose.reps or 1) + 1):
                     self.cycle(stretch, dose, rep, k, side)
 

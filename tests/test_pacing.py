@@ -1,0 +1,333 @@
+"""Sessions that breathe: pauses a body can act in, one steady breath, guidance that steps back.
+
+These read the composed script of every bundled routine (every level, several avoided tags) and of
+many `make` sessions, and check what a person following with closed eyes needs: time after each line
+to do what it asks, a breath cycle no line squeezes, no long line said again soon, counts alone once
+the movement is known, props named before they are needed, options on every side, and few trips
+between the floor, the chair and standing.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+import pytest
+
+from voiceguide.catalog.types import Catalog, Routine, RoutineItem
+from voiceguide.session.compose import ComposeOptions, compose
+from voiceguide.session.make import Request, make_routine
+from voiceguide.session.pacing import MIN_GAP_S, MOVE_PAUSE_S, SENTENCE_PAUSE_S, move_kind, pause_after
+from voiceguide.session.props import PROPS, props_in, props_line
+from voiceguide.session.timeline import Cue, Timeline
+from voiceguide.session.travel import place_changes, place_of
+from voiceguide.session.words import number_words
+
+from .conftest import bundled
+
+LEVELS = ("gentle", "standard", "deep")
+WORD = re.compile(r"[\w']+")
+PROP = re.compile(r"\b(" + "|".join(PROPS) + r")s?\b", re.IGNORECASE)
+
+
+def _sessions() -> list[tuple[str, Timeline, ComposeOptions]]:
+    catalog = bundled()
+    out = []
+    for rid in sorted(catalog.routines):
+        for level in LEVELS:
+            options = ComposeOptions(level=level)
+            out.append((f"{rid}/{level}", compose(catalog.routines[rid], catalog, options), options))
+        for avoid in (("knees",), ("wrists",), ("neck",), ("knees", "wrists")):
+            options = ComposeOptions(avoid=avoid)
+            out.append((f"{rid}/avoid-{'-'.join(avoid)}", compose(catalog.routines[rid], catalog, options), options))
+    focuses = (("lower-back", "hips"), ("upper-back", "shoulders"), ("hamstrings",), ("neck",), ("glutes", "core"))
+    for seed in range(8):
+        for focus in focuses:
+            level = LEVELS[seed % 3]
+            avoid = ((), ("knees",), ("wrists",), ("knees", "wrists"))[seed % 4]
+            routine = make_routine(catalog, Request(focus, 8 + 2 * seed, level=level, avoid=avoid, seed=seed))
+            options = ComposeOptions(level=level, avoid=avoid)
+            out.append((f"make-{'-'.join(focus)}-{seed}/{level}", compose(routine, catalog, options), options))
+    return out
+
+
+SESSIONS = _sessions()
+IDS = [name for name, _, _ in SESSIONS]
+
+
+def words(text: str | None) -> list[str]:
+    return WORD.findall(str(text).lower())
+
+
+def spoken(tl: Timeline) -> list[Cue]:
+    return tl.speech()
+
+
+def sounds(tl: Timeline) -> list[Cue]:
+    """Everything heard: lines and tones."""
+    return [c for c in tl.cues if c.kind != "silence"]
+
+
+# --------------------------------------------------------------------------- pauses
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_every_line_is_followed_by_a_pause(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    for a, b in pairwise(sounds(tl)):
+        assert b.start_s - a.end_s >= MIN_GAP_S - 1e-6, (name, a.text or a.role, b.text or b.role)
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_a_line_that_moves_the_body_leaves_time_to_move(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    lines = spoken(tl)
+    for a, b in pairwise(lines):
+        kind = move_kind(str(a.text), a.role)
+        if kind is None or (a.role == "instruction" and b.role in ("breath", "count", "countdown", "instruction")):
+            continue  # a cue inside a hold, or a release said as the last way back, is timed by the hold or breath
+        assert b.start_s - a.end_s >= pause_after(str(a.text), a.role) - 1e-6, (name, a.text, kind, b.text)
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_no_long_run_of_speech_without_a_breath(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    start = None
+    last_end = None
+    for cue in sounds(tl):
+        if last_end is None or cue.start_s - last_end >= SENTENCE_PAUSE_S - 1e-6:
+            start = cue.start_s
+        assert start is not None
+        assert cue.end_s - start <= 10.0, (name, cue.text, cue.end_s - start)
+        last_end = cue.end_s
+
+
+def test_the_pause_model_grows_with_the_size_of_the_move() -> None:
+    assert move_kind("Slowly lower yourself down to the mat.", "transition") == "floor"
+    assert move_kind("Come onto your hands and knees.", "setup") == "position"
+    assert move_kind("Bend your right knee.", "setup") == "move"
+    assert move_kind("Soften your knees.", "setup") == "refine"
+    assert move_kind("Breathe in.", "breath") is None
+    order = [MOVE_PAUSE_S[k] for k in ("floor", "position", "move", "refine")]
+    assert order == sorted(order, reverse=True)
+    assert pause_after("Welcome.", "intro") >= SENTENCE_PAUSE_S
+    assert pause_after("Bend your right knee.", "setup") > pause_after("Soften your knees.", "setup")
+
+
+# --------------------------------------------------------------------------- breath
+
+
+def breath_pairs(tl: Timeline) -> list[tuple[Cue, Cue]]:
+    """Each "Breathe in…" line with the "Breathe out…" line that follows it in the same chapter."""
+    lines = [c for c in spoken(tl) if c.role == "breath"]
+    return [
+        (a, b) for a, b in pairwise(lines)
+        if a.chapter == b.chapter and str(a.text).startswith("Breathe in") and str(b.text).startswith("Breathe out")
+    ]
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_an_inhale_is_never_shorter_than_the_breath_pace(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    for a, b in breath_pairs(tl):
+        assert b.start_s - a.start_s >= min(options.breath_in, 4.0) - 0.5 - 1e-6, (name, a.text, b.text)
+        assert b.start_s - a.start_s >= 2.5, (name, a.text, b.text)
+
+
+@pytest.mark.parametrize("pace", [(3.0, 4.0), (4.0, 6.0), (6.0, 8.0)])
+def test_a_set_keeps_one_breath_cycle_whatever_is_said(pace: tuple[float, float]) -> None:
+    catalog = bundled()
+    for sid in ("pelvic-tilt", "cat-cow", "knee-rolls", "seated-side-bend", "bird-dog"):
+        routine = Routine(sid, sid, "", None, (RoutineItem(sid),))
+        tl = compose(routine, catalog, ComposeOptions(breath_in=pace[0], breath_out=pace[1]))
+        s = catalog.stretch(sid)
+        counts = [c for c in tl.cues if c.role == "count" and str(c.text) in COUNTS]
+        hold = tl.meta["doses"][0]["hold_s"] or 0.0
+        for a, b in pairwise(counts):
+            if COUNTS[str(b.text)] == COUNTS[str(a.text)] + 1:  # two repetitions in a row
+                assert b.start_s - a.start_s >= sum(pace) + hold - 1e-6, (sid, a.text, b.text)
+        # the count falls once the movement has arrived: at the end of its breath, not right after the words
+        if s.style == "flow":
+            for c in counts:
+                following = next((x for x in tl.cues if x.start_s >= c.end_s and x.kind != "silence"), None)
+                if following is not None and following.role == "breath":  # the next breath starts right after
+                    assert following.start_s - c.end_s <= SENTENCE_PAUSE_S + 0.5, (sid, c.text)
+
+
+COUNTS = {f"{number_words(n).capitalize()}.": n for n in range(1, 21)}
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_slowly_is_never_said_over_a_short_breath(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    lines = [c for c in spoken(tl) if c.role in ("breath", "countdown")]  # the next breath, or the hold's end
+    for a, b in pairwise(lines):
+        if a.role == "breath" and "slowly" in words(a.text) and a.chapter == b.chapter:
+            assert b.start_s - a.start_s >= min(options.breath_in, options.breath_out) - 1e-6, (name, a.text)
+
+
+def test_a_hold_after_a_breath_out_says_to_keep_breathing() -> None:
+    catalog = bundled()
+    for sid in ("pelvic-tilt", "bridge", "knee-rolls"):
+        tl = compose(Routine(sid, sid, "", None, (RoutineItem(sid),)), catalog)
+        lines = [str(c.text) for c in spoken(tl)]
+        first_hold = next(t for t in lines if t.startswith(("Hold", "Stay", "And hold")))
+        assert "breath" in first_hold, (sid, first_hold)
+
+
+# --------------------------------------------------------------------------- stepping back
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_no_long_line_is_said_again_within_fifteen_seconds(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    last: dict[str, float] = {}
+    for cue in spoken(tl):
+        text = str(cue.text)
+        if len(words(text)) > 4 and text in last:
+            assert cue.start_s - last[text] >= 15.0, (name, text, last[text], cue.start_s)
+        last[text] = cue.start_s
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_guidance_steps_back_to_the_count(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    catalog = bundled()
+    for index, dose in enumerate(tl.meta["doses"]):
+        s = catalog.stretch(dose["stretch"])
+        if s.style == "hold":
+            continue
+        cues = [c for c in spoken(tl) if c.chapter == index]
+        counts = [i for i, c in enumerate(cues) if str(c.text) in COUNTS]
+        full = {s.breath_in.format(side=x, other=y) for x, y in (("right", "left"), ("left", "right"))}
+        full |= {s.breath_out.format(side=x, other=y) for x, y in (("right", "left"), ("left", "right"))}
+        for a, b in pairwise(counts):  # never the same full line in two repetitions in a row
+            assert not {c.text for c in cues[a:b] if c.text in full} & {c.text for c in cues[b:] if c.text in full
+                                                                       and c.start_s - cues[b].start_s < 15}
+        reps = dose["reps"]
+        if reps >= 3:  # "Last one." before the last
+            lasts = [c for c in cues if str(c.text).startswith("Last one.")]
+            assert len(lasts) == dose["sets"] * dose["sides"], (name, s.id)
+        step_back = [c for c in cues if "I'll count" in str(c.text)]
+        assert len(step_back) <= dose["sets"] * dose["sides"], (name, s.id)
+        if not s.alternating and reps >= 8:  # a long set ends on the count alone, said once when it starts
+            assert step_back, (name, s.id)
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_a_later_round_does_not_reread_its_setup(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    catalog = bundled()
+    for index, dose in enumerate(tl.meta["doses"]):
+        s = catalog.stretch(dose["stretch"])
+        said = [str(c.text) for c in spoken(tl) if c.chapter == index]
+        for line in (*s.setup, *s.side_setup):
+            for side, other in (("right", "left"), ("left", "right")):
+                assert said.count(line.format(side=side, other=other)) <= 1, (name, s.id, line)
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_halfway_only_in_active_holds(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    catalog = bundled()
+    halfway = set(catalog.phrases.get("halfway", ())) | {"Halfway there."}
+    for cue in spoken(tl):
+        if cue.text in halfway:
+            s = catalog.stretch(tl.chapters[cue.chapter or 0].stretch)
+            active = s.position in ("standing", "seated", "seated-floor", "lunge") or "wrists" in s.avoid_tags
+            assert active, (name, s.id)
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_nothing_said_twice_back_to_back(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    for a, b in pairwise(spoken(tl)):
+        wa, wb = words(a.text), words(b.text)
+        assert not (len(wa) >= 4 and len(wb) >= 4 and wa[-4:] == wb[-4:]), (name, a.text, b.text)
+
+
+# --------------------------------------------------------------------------- props, options, notes
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_every_prop_is_named_before_the_first_stretch(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    first = tl.chapters[0].start_s
+    opening = " ".join(str(c.text) for c in spoken(tl) if c.end_s <= first)
+    for cue in spoken(tl):
+        for prop in PROP.findall(str(cue.text)):
+            assert prop.lower() in opening.lower(), (name, prop, cue.text)
+
+
+def test_props_line_names_each_prop_once_with_its_shape() -> None:
+    lines = ["Pad your knees with a folded blanket.", "Rest a thin cushion under your head.", "Use a blanket."]
+    assert props_in(lines) == ["folded blanket", "thin cushion"]
+    assert props_line(lines) == "Have a folded blanket and a thin cushion nearby."
+    assert props_line(["Breathe in."]) is None
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_never_three_if_lines_in_a_row(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    run = 0
+    for cue in spoken(tl):
+        run = run + 1 if str(cue.text).startswith("If ") else 0
+        assert run <= 2, (name, cue.text)
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_a_protective_cue_is_said_on_every_side(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    catalog = bundled()
+    for index, dose in enumerate(tl.meta["doses"]):
+        s = catalog.stretch(dose["stretch"])
+        if not s.sides:
+            continue
+        said = [str(c.text) for c in spoken(tl) if c.chapter == index]
+        for cue in s.cues:
+            if "protect" in cue:
+                right = said.count(cue.format(side="right", other="left"))
+                left = said.count(cue.format(side="left", other="right"))
+                assert right == left, (name, s.id, cue)
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_joint_options_come_before_the_work(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    catalog = bundled()
+    for index, dose in enumerate(tl.meta["doses"]):
+        s = catalog.stretch(dose["stretch"])
+        cues = [c for c in tl.cues if c.chapter == index and c.kind != "silence"]
+        work = next(i for i, c in enumerate(cues) if c.role in ("hold-start", "breath", "count"))
+        for caution in s.cautions:
+            at = [i for i, c in enumerate(cues) if c.text == caution.say.format(side="right", other="left")]
+            assert not at or at[0] < work, (name, s.id, caution.say)
+
+
+# --------------------------------------------------------------------------- positions
+
+
+def _adapted(catalog: Catalog, rid: str, avoid: tuple[str, ...]) -> list[str]:
+    from voiceguide.session.adapt import avoid_cautions
+
+    routine, _ = avoid_cautions(catalog.routines[rid], catalog, avoid)
+    return [i.stretch for i in routine.items]
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
+def test_each_place_is_visited_once(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    catalog = bundled()
+    stretches = [catalog.stretch(d["stretch"]) for d in tl.meta["doses"]]
+    places = {place_of(s) for s in stretches}
+    assert place_changes(stretches) <= len(places) - 1, (name, [place_of(s) for s in stretches])
+
+
+@pytest.mark.parametrize(("name", "tl", "options"), [s for s in SESSIONS if "knees" in s[2].avoid],
+                         ids=[n for n, _, o in SESSIONS if "knees" in o.avoid])
+def test_sparing_the_knees_never_kneels_on_the_way(name: str, tl: Timeline, options: ComposeOptions) -> None:
+    kneel = re.compile(r"hands and knees|\bkneel|onto your knees|knee down", re.IGNORECASE)
+    for cue in spoken(tl):
+        if cue.role in ("transition", "setup"):
+            assert not kneel.search(str(cue.text)), (name, cue.text)
+    opening = [str(c.text) for c in spoken(tl) if c.end_s <= tl.chapters[0].start_s]
+    assert not any("we swap" in t for t in opening), name
+    for line in tl.meta["changes"]:  # what changed for the knees is said as what the session spares
+        if "knees" in line:
+            assert line == "Nothing today kneels or puts weight through your knees." or "leave out" in line, line
+            assert line in opening, name
+
+
+def test_a_session_that_changes_place_gets_words_and_time_for_it() -> None:
+    catalog = bundled()
+    tl = compose(catalog.routines["morning-mobility"], catalog, ComposeOptions(avoid=("knees",)))
+    ups = [c for c in spoken(tl) if move_kind(str(c.text), c.role) == "floor"]
+    assert ups, "the trip up from the floor is said"
+    for cue in ups:
+        after = next(c for c in spoken(tl) if c.start_s > cue.start_s)
+        assert after.start_s - cue.end_s >= MOVE_PAUSE_S["floor"] - 1e-6
