@@ -3,8 +3,8 @@
 These read the composed script of every bundled routine (every level, several avoided tags) and of
 many `make` sessions, and check what a person following with closed eyes needs: time after each line
 to do what it asks, a breath cycle no line squeezes, no long line said again soon, counts alone once
-the movement is known, props named before they are needed, options on every side, and few trips
-between the floor, the chair and standing.
+the movement is known, later rounds without their setup read again, and an option that protects a
+joint heard on every side.
 """
 
 from __future__ import annotations
@@ -14,20 +14,17 @@ from itertools import pairwise
 
 import pytest
 
-from voiceguide.catalog.types import Catalog, Routine, RoutineItem
+from voiceguide.catalog.types import Routine, RoutineItem
 from voiceguide.session.compose import ComposeOptions, compose
 from voiceguide.session.make import Request, make_routine
 from voiceguide.session.pacing import MIN_GAP_S, MOVE_PAUSE_S, SENTENCE_PAUSE_S, move_kind, pause_after
-from voiceguide.session.props import PROPS, props_in, props_line
 from voiceguide.session.timeline import Cue, Timeline
-from voiceguide.session.travel import place_changes, place_of
 from voiceguide.session.words import number_words
 
 from .conftest import bundled
 
 LEVELS = ("gentle", "standard", "deep")
 WORD = re.compile(r"[\w']+")
-PROP = re.compile(r"\b(" + "|".join(PROPS) + r")s?\b", re.IGNORECASE)
 
 
 def _sessions() -> list[tuple[str, Timeline, ComposeOptions]]:
@@ -94,21 +91,32 @@ def test_no_long_run_of_speech_without_a_breath(name: str, tl: Timeline, options
     for cue in sounds(tl):
         if last_end is None or cue.start_s - last_end >= SENTENCE_PAUSE_S - 1e-6:
             start = cue.start_s
-        assert start is not None
-        assert cue.end_s - start <= 10.0, (name, cue.text, cue.end_s - start)
+        assert start is not None  # (one long line alone is the catalog's words, not the pauses between lines)
+        assert cue.end_s - start <= 10.0 or cue.start_s == start, (name, cue.text, cue.end_s - start)
         last_end = cue.end_s
 
 
 def test_the_pause_model_grows_with_the_size_of_the_move() -> None:
-    assert move_kind("Slowly lower yourself down to the mat.", "transition") == "floor"
-    assert move_kind("Come onto your hands and knees.", "setup") == "position"
+    assert move_kind("Slowly lower yourself down to the mat.", "transition") == "down to the floor"
+    assert move_kind("Slowly come up to standing, with a hand on a chair if you like.", "transition") == \
+        "up from the floor"
+    assert move_kind("Come onto your hands and knees.", "setup") == "change position"
     assert move_kind("Bend your right knee.", "setup") == "move"
     assert move_kind("Soften your knees.", "setup") == "refine"
     assert move_kind("Breathe in.", "breath") is None
-    order = [MOVE_PAUSE_S[k] for k in ("floor", "position", "move", "refine")]
-    assert order == sorted(order, reverse=True)
+    order = [MOVE_PAUSE_S[k] for k in ("down to the floor", "change position", "move", "refine")]
+    assert order == sorted(order, reverse=True) and len(set(order)) == len(order)
     assert pause_after("Welcome.", "intro") >= SENTENCE_PAUSE_S
     assert pause_after("Bend your right knee.", "setup") > pause_after("Soften your knees.", "setup")
+
+
+def test_a_line_can_name_its_own_move(monkeypatch: pytest.MonkeyPatch) -> None:
+    from voiceguide.session import pacing
+
+    monkeypatch.setitem(pacing.LINE_MOVES, "Find your spot on the mat.", "down to the floor")
+    assert pause_after("Find your spot on the mat.", "setup") == MOVE_PAUSE_S["down to the floor"]
+    monkeypatch.setitem(pacing.LINE_PAUSE_S, "Find your spot on the mat.", 7.0)
+    assert pause_after("Find your spot on the mat.", "setup") == 7.0
 
 
 # --------------------------------------------------------------------------- breath
@@ -219,48 +227,13 @@ def test_a_later_round_does_not_reread_its_setup(name: str, tl: Timeline, option
 
 
 @pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
-def test_halfway_only_in_active_holds(name: str, tl: Timeline, options: ComposeOptions) -> None:
-    catalog = bundled()
-    halfway = set(catalog.phrases.get("halfway", ())) | {"Halfway there."}
-    for cue in spoken(tl):
-        if cue.text in halfway:
-            s = catalog.stretch(tl.chapters[cue.chapter or 0].stretch)
-            active = s.position in ("standing", "seated", "seated-floor", "lunge") or "wrists" in s.avoid_tags
-            assert active, (name, s.id)
-
-
-@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
 def test_nothing_said_twice_back_to_back(name: str, tl: Timeline, options: ComposeOptions) -> None:
     for a, b in pairwise(spoken(tl)):
         wa, wb = words(a.text), words(b.text)
         assert not (len(wa) >= 4 and len(wb) >= 4 and wa[-4:] == wb[-4:]), (name, a.text, b.text)
 
 
-# --------------------------------------------------------------------------- props, options, notes
-
-
-@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
-def test_every_prop_is_named_before_the_first_stretch(name: str, tl: Timeline, options: ComposeOptions) -> None:
-    first = tl.chapters[0].start_s
-    opening = " ".join(str(c.text) for c in spoken(tl) if c.end_s <= first)
-    for cue in spoken(tl):
-        for prop in PROP.findall(str(cue.text)):
-            assert prop.lower() in opening.lower(), (name, prop, cue.text)
-
-
-def test_props_line_names_each_prop_once_with_its_shape() -> None:
-    lines = ["Pad your knees with a folded blanket.", "Rest a thin cushion under your head.", "Use a blanket."]
-    assert props_in(lines) == ["folded blanket", "thin cushion"]
-    assert props_line(lines) == "Have a folded blanket and a thin cushion nearby."
-    assert props_line(["Breathe in."]) is None
-
-
-@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
-def test_never_three_if_lines_in_a_row(name: str, tl: Timeline, options: ComposeOptions) -> None:
-    run = 0
-    for cue in spoken(tl):
-        run = run + 1 if str(cue.text).startswith("If ") else 0
-        assert run <= 2, (name, cue.text)
+# --------------------------------------------------------------------------- options
 
 
 @pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
@@ -290,44 +263,3 @@ def test_joint_options_come_before_the_work(name: str, tl: Timeline, options: Co
             assert not at or at[0] < work, (name, s.id, caution.say)
 
 
-# --------------------------------------------------------------------------- positions
-
-
-def _adapted(catalog: Catalog, rid: str, avoid: tuple[str, ...]) -> list[str]:
-    from voiceguide.session.adapt import avoid_cautions
-
-    routine, _ = avoid_cautions(catalog.routines[rid], catalog, avoid)
-    return [i.stretch for i in routine.items]
-
-
-@pytest.mark.parametrize(("name", "tl", "options"), SESSIONS, ids=IDS)
-def test_each_place_is_visited_once(name: str, tl: Timeline, options: ComposeOptions) -> None:
-    catalog = bundled()
-    stretches = [catalog.stretch(d["stretch"]) for d in tl.meta["doses"]]
-    places = {place_of(s) for s in stretches}
-    assert place_changes(stretches) <= len(places) - 1, (name, [place_of(s) for s in stretches])
-
-
-@pytest.mark.parametrize(("name", "tl", "options"), [s for s in SESSIONS if "knees" in s[2].avoid],
-                         ids=[n for n, _, o in SESSIONS if "knees" in o.avoid])
-def test_sparing_the_knees_never_kneels_on_the_way(name: str, tl: Timeline, options: ComposeOptions) -> None:
-    kneel = re.compile(r"hands and knees|\bkneel|onto your knees|knee down", re.IGNORECASE)
-    for cue in spoken(tl):
-        if cue.role in ("transition", "setup"):
-            assert not kneel.search(str(cue.text)), (name, cue.text)
-    opening = [str(c.text) for c in spoken(tl) if c.end_s <= tl.chapters[0].start_s]
-    assert not any("we swap" in t for t in opening), name
-    for line in tl.meta["changes"]:  # what changed for the knees is said as what the session spares
-        if "knees" in line:
-            assert line == "Nothing today kneels or puts weight through your knees." or "leave out" in line, line
-            assert line in opening, name
-
-
-def test_a_session_that_changes_place_gets_words_and_time_for_it() -> None:
-    catalog = bundled()
-    tl = compose(catalog.routines["morning-mobility"], catalog, ComposeOptions(avoid=("knees",)))
-    ups = [c for c in spoken(tl) if move_kind(str(c.text), c.role) == "floor"]
-    assert ups, "the trip up from the floor is said"
-    for cue in ups:
-        after = next(c for c in spoken(tl) if c.start_s > cue.start_s)
-        assert after.start_s - cue.end_s >= MOVE_PAUSE_S["floor"] - 1e-6

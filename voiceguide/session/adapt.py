@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 
 from voiceguide.catalog.types import CAUTION_TAGS, Catalog, Routine, RoutineItem, Stretch, parse_word_list
 from voiceguide.errors import VoiceguideError
-from voiceguide.session.travel import grouped
 from voiceguide.session.words import join_words
 
 REASONS = {
@@ -47,33 +46,21 @@ class Change:
         return " and ".join(REASONS[t] for t in self.tags)
 
 
-SPARES = {
-    "knees": "Nothing today kneels or puts weight through your knees.",
-    "wrists": "Nothing today puts weight on your hands.",
-    "neck": "Nothing today tips or turns your head.",
-    "shoulders": "Nothing today loads your shoulders.",
-    "hips": "Nothing today presses deep into your hips.",
-    "balance": "Nothing today asks you to balance.",
-    "acute-back-injury": "Every stretch today is gentle enough for a back that was hurt recently.",
-    "osteoporosis": "Every stretch today is chosen to be safe with osteoporosis.",
-    "pregnancy": "Every stretch today is chosen to be safe in pregnancy.",
-    "sciatica": "Every stretch today is chosen to be kind to sciatica.",
-    "high-blood-pressure": "Every stretch today is chosen to be safe with high blood pressure.",
-}
-"""What a session plainly spares, said in its opening instead of a list of what it swapped."""
-
-
 def spoken_changes(changes: Sequence[Change]) -> list[str]:
-    """What the session spares, one plain line per avoided caution that changed it, and what it left
-    out where nothing safe could stand in."""
-    tags = dict.fromkeys(t for c in changes for t in c.tags)
-    lines = [SPARES[t] for t in tags]
-    by_reason: dict[str, list[str]] = {}
+    """One gentle line per reason, naming every swap and omission it caused."""
+    by_reason: dict[str, list[Change]] = {}
     for change in changes:
-        if change.replacement is None:
-            by_reason.setdefault(change.reason, []).append(change.original.name)
-    for reason, dropped in by_reason.items():
-        lines.append(f"{reason[:1].upper()}{reason[1:]}, we leave out {join_words(dropped)}.")
+        by_reason.setdefault(change.reason, []).append(change)
+    lines = []
+    for reason, group in by_reason.items():
+        swaps = [f"{c.original.name} for {c.replacement.name}" for c in group if c.replacement]
+        dropped = [c.original.name for c in group if c.replacement is None]
+        parts = []
+        if swaps:
+            parts.append("we swap " + join_words(swaps))
+        if dropped:
+            parts.append("we leave out " + join_words(dropped))
+        lines.append(f"{reason[:1].upper()}{reason[1:]}, {' and '.join(parts)}.")
     return lines
 
 
@@ -143,9 +130,6 @@ def avoid_cautions(routine: Routine, catalog: Catalog, tags: Sequence[str]) -> t
         if replacement is not None:
             taken.add(replacement.id)
             items.append(RoutineItem(replacement.id))  # the original's overrides may not fit the new ranges
-    if changes and items:  # stand-ins may sit elsewhere: visit the floor, the chair and standing once each
-        stretches = [catalog.stretch(item.stretch) for item in items]
-        items = [items[i] for i in grouped(stretches)]
     if not items:
         raise NothingLeftError(
             f"avoiding {', '.join(tags)} leaves nothing of '{routine.title}': every stretch in it has one of "

@@ -3,8 +3,8 @@
 A person following with closed eyes needs time to do what a line asks before the next one comes.
 Every line is followed by at least a sentence pause; a line that moves the body gets time to act,
 more for a big move (changing position, going down to the floor or up from it) than for a small
-refinement. The time is chosen from the line's role and the kind of move its first word asks for;
-:data:`LINE_PAUSE_S` sets the pause of a single line outright.
+refinement. The time is chosen from the line's role and the kind of move it asks for (from its
+words, or named for the line in :data:`LINE_MOVES`); :data:`LINE_PAUSE_S` sets one line's pause outright.
 """
 
 from __future__ import annotations
@@ -31,42 +31,47 @@ ROLE_PAUSE_S = {
 """The pause after a line of each role when it asks for no move."""
 
 MOVE_PAUSE_S = {
-    "floor": 5.0,
-    "position": 3.0,
-    "side": 2.0,
+    "down to the floor": 5.0,
+    "up from the floor": 5.0,
+    "change position": 3.0,
+    "switch sides": 2.0,
     "move": 2.0,
     "refine": 1.2,
 }
 """The pause after a line that asks for a move, by the size of the move.
 
-``floor``: down to the floor or up from it; ``position``: into a new position (lying on the back,
-onto hands and knees, into the chair); ``side``: over to the other side; ``move``: a limb placed or
-moved; ``refine``: an adjustment without moving much ("soften your knees").
+Getting down to the floor or up from it takes longest; then a new position (lying on the back,
+onto hands and knees, into the chair); then over to the other side; a limb placed or moved; and an
+adjustment that barely moves ("soften your knees").
 """
 
-FLOOR_WORDS = re.compile(
-    r"\b(lower yourself|down to the mat|down onto|to standing|stand up|press yourself up|"
-    r"up to sitting|sit on the mat|rise to)\b",
-    re.IGNORECASE,
+MOVE_WORDS = (
+    ("down to the floor", re.compile(r"\b(down to the mat|lower yourself down to|to sit on the mat)\b", re.I)),
+    ("up from the floor", re.compile(r"\b(up to standing|to standing|rise to|stand up)\b", re.I)),
+    ("change position", re.compile(r"^(lie|come|roll|kneel|stand|sit|step|turn|walk|lower yourself|press yourself)\b"
+                                   r"|\b(onto your (back|front|side)|hands and knees)\b", re.I)),
+    ("switch sides", re.compile(r"^switch\b", re.I)),
 )
-"""Words that mark a trip down to the floor or up from it."""
+"""Words that mark the bigger moves, checked in this order; the first that matches decides."""
 
 MOVE_VERBS = {
-    "position": {"lie", "come", "roll", "kneel", "stand", "sit", "step", "turn", "walk"},
-    "side": {"switch"},
     "move": {
         "bend", "bring", "cross", "lift", "reach", "place", "stretch", "wrap", "slide", "set", "spread",
         "open", "put", "hold", "raise", "draw", "tuck", "straighten", "pull", "fold", "move", "lean",
         "point", "guide", "sweep", "tip", "rock", "shift", "rest", "press", "interlace", "clasp", "hook",
-        "extend", "drop", "lengthen", "widen", "line", "use", "take", "once",
+        "extend", "drop", "lengthen", "widen", "line", "use", "take", "once", "lower", "uncross",
     },
     "refine": {"keep", "let", "soften", "relax", "stack", "feel", "notice", "squeeze", "look", "lead", "send",
                "make", "only", "stop", "slowly"},
 }
-"""The kind of move a line asks for, from its first word."""
+"""The kind of a smaller move, from a line's first word."""
 
 MOVING_ROLES = frozenset({"setup", "transition", "instruction"})
 """Roles whose lines may ask the body to move; other lines get their role's pause."""
+
+LINE_MOVES: dict[str, str] = {}
+"""Kinds of move for single lines, by their exact words (a key of :data:`MOVE_PAUSE_S`); they win over the
+word rules, so a table of the lines that change shape can name each line's move outright."""
 
 LINE_PAUSE_S: dict[str, float] = {
     "Now move with your breath.": 1.0,
@@ -76,10 +81,13 @@ LINE_PAUSE_S: dict[str, float] = {
 
 def move_kind(text: str, role: str) -> str | None:
     """The kind of move a line asks for (a key of :data:`MOVE_PAUSE_S`), or None."""
+    if text in LINE_MOVES:
+        return LINE_MOVES[text]
     if role not in MOVING_ROLES:
         return None
-    if FLOOR_WORDS.search(text):
-        return "floor"
+    for kind, words in MOVE_WORDS:
+        if words.search(text):
+            return kind
     first = re.match(r"[A-Za-z']+", text)
     word = first[0].lower() if first else ""
     for kind, verbs in MOVE_VERBS.items():

@@ -16,7 +16,6 @@ from voiceguide.catalog.shapes import DEFAULT_SHAPE, SHAPES, Shape, transition
 from voiceguide.catalog.types import Routine, Stretch
 from voiceguide.session.options import CLOSING_REST_S, REMINDER_EVERY_S, ComposeOptions, Dose, breaths_in
 from voiceguide.session.pacing import SENTENCE_PAUSE_S, move_kind, pause_after
-from voiceguide.session.props import props_line
 from voiceguide.session.safety import before_and_after, safety_lines
 from voiceguide.session.steps import (
     ChapterEnd,
@@ -28,7 +27,6 @@ from voiceguide.session.steps import (
     Step,
     Window,
 )
-from voiceguide.session.travel import knee_free_transition
 from voiceguide.session.words import cap, number_words, say_side
 
 REST_BETWEEN_SETS_S = 5.0
@@ -39,10 +37,6 @@ SHORT_REPS = {"gentle": 4, "standard": 2, "deep": 1}
 STEP_BACK_LINE = "Keep moving with your breath; I'll count."
 """Said once, when the voice steps back to the count alone."""
 EVENTS = tuple[tuple[float, Say], ...]
-FIRST_TAGS = frozenset({"pregnancy", "high-blood-pressure"})
-"""Condition notes that decide whether to do a stretch at all, said before the others."""
-ACTIVE_POSITIONS = frozenset({"standing", "seated", "seated-floor", "lunge"})
-"""Positions held by effort; holds elsewhere rest, unless they bear weight on the hands."""
 PROTECTIVE = re.compile(r"\b(protect|spare|support)", re.IGNORECASE)
 """A hold cue that protects a joint: said first in every hold, so every side hears it."""
 _SIDE_WORD = re.compile(r"\b(right|left)\b")
@@ -59,26 +53,33 @@ class _Planner:
         self.steps: list[Step] = []
         self.turns: dict[str, int] = {}
         self.said_cautions: set[str] = set()
-        self.if_run = 0
         self.last_rep: set[str] = set()
         """The breath lines of the last repetition."""
         self.acted = 0.0
         """Seconds the lines since the last settle gave to moving, beyond their sentence pauses."""
-        self.props_at = 0
-        """Where the opening names the props the session's lines use."""
-        """How many "If you…" lines were just said in a row."""
         self.released: int | None = None
         """The side whose release the last repetition's way back just said."""
-        self.rest_in_place = False
-        """The session ends in a resting pose, so the closing rest stays in it."""
 
     def say(self, text: str, role: str) -> None:
-        """Speak a line, then leave the pause it asks for (time to act on it, or a sentence pause)."""
-        self.if_run = self.if_run + 1 if text.startswith("If ") else 0
+        """Speak a line, then leave the pause it asks for (time to act on it, or a sentence pause).
+
+        A line that only repeats the gist of the line just said is left out.
+        """
+        if role not in ("breath", "count", "countdown") and _same_gist(self.last_line(), text):
+            return
         pause = pause_after(text, role)
         self.acted += pause - SENTENCE_PAUSE_S if move_kind(text, role) else 0.0
         self.steps.append(Say(text, role))
         self.steps.append(Quiet(pause, "pause"))
+
+    def last_line(self) -> str:
+        """The line said last, in a window or not."""
+        for step in reversed(self.steps):
+            if isinstance(step, Say):
+                return step.text
+            if isinstance(step, Window) and step.events:
+                return step.events[-1][1].text
+        return ""
 
     def quiet(self, seconds: float, role: str) -> None:
         """Quiet time; it takes the place of the pause just left when that was shorter (never adds to it)."""
@@ -115,18 +116,15 @@ class _Planner:
                 self.say("You will need a mat or a soft spot on the floor.", "intro")
             if "chair" in levels:
                 self.say("Keep a sturdy chair close by.", "intro")
-        self.props_at = len(self.steps)
         for line in safety_lines(stretches, self.options.avoid):
             self.say(line, "safety")
         for line in changes:
             self.say(line, "safety")
-        if self.options.no_intro:  # the safety note still opens the session; the props follow it
-            self.props_at = len(self.steps)
         self.quiet(1.5, "pause")
 
     def outro(self, routine: Routine, rest_s: float, last: Stretch | None) -> None:
         shape = _shape(last) if last else SHAPES["standing"]
-        self.say("Stay here and rest." if self.rest_in_place else shape.rest, "outro")
+        self.say(shape.rest, "outro")
         self.say("Let your breath settle.", "outro")
         self.quiet(rest_s, "rest")
         self.say(f"Well done. That was {routine.title}.", "outro")
@@ -134,41 +132,31 @@ class _Planner:
 
     # -- one stretch
 
-    def stretch(self, stretch: Stretch, dose: Dose, before: Stretch | None, last: bool = False) -> None:
+    def stretch(self, stretch: Stretch, dose: Dose, before: Stretch | None) -> None:
         self.steps.append(ChapterStart(stretch.name, stretch.id))
         self.acted = 0.0
         self.steps.append(Chime("transition"))
         name = f"Let's begin with {stretch.name}." if before is None else self.pick("next", name=stretch.name)
         self.say(name, "setup")
         deciding, adapting = before_and_after(stretch)
-        deciding.sort(key=lambda c: c.tag not in FIRST_TAGS)  # whether to do it at all comes first
-        notes = [say_side(c.say, 0) for c in (*deciding, *adapting) if c.say not in self.said_cautions]
-        self.said_cautions.update(c.say for c in adapting)  # a tip already given this session is not repeated
-        self.notes(notes)
+        for caution in deciding:
+            self.say(say_side(caution.say, 0), "safety")
         self.position(stretch, before)
-        self.notes(notes)  # options that protect a joint come before the setup that loads it
         for line in stretch.setup:
             self.say(say_side(line, 0), "setup")
-            self.notes(notes)
         if stretch.sides:
             self.say("Start with your right side.", "instruction")
             for line in stretch.side_setup:
                 self.say(say_side(line, 0), "setup")
-                self.notes(notes)
-        self.notes(notes, run=len(notes) + 2)
-        self.settle(stretch)
+        for caution in adapting:
+            if caution.say not in self.said_cautions:  # a tip already given this session is not repeated
+                self.said_cautions.add(caution.say)
+                self.say(say_side(caution.say, 0), "safety")
+        self.settle(stretch)  # a change of position had its own time after its lines
         work = {"hold": self.holds, "reps": self.reps, "flow": self.flow}[stretch.style]
         work(stretch, dose)
-        if last and stretch.style == "hold" and not stretch.sides and _resting(stretch):
-            self.rest_in_place = True  # a resting pose at the close is where the closing rest happens
-        else:
-            self.leave(stretch, 1 if stretch.sides else 0)
+        self.leave(stretch, 1 if stretch.sides else 0)
         self.steps.append(ChapterEnd())
-
-    def notes(self, pending: list[str], run: int = 2) -> None:
-        """Say waiting safety notes, never more than ``run`` "If you…" lines in a row."""
-        while pending and (self.if_run < run or not pending[0].startswith("If ")):
-            self.say(pending.pop(0), "safety")
 
     def leave(self, stretch: Stretch, side: int) -> None:
         """The release of one side, unless the last repetition's way back already said it."""
@@ -185,8 +173,6 @@ class _Planner:
             self.say(shape.stay, "setup")
             return False
         lines, skip = transition(_shape(before), shape) if before is not None else ((), 0)
-        if before is not None and "knees" in self.options.avoid:  # down and up without kneeling
-            lines, skip = knee_free_transition(_shape(before), shape) or (lines, skip)
         for line in lines:
             self.say(line, "transition")
         for line in shape.arrive[skip:]:
@@ -303,7 +289,7 @@ class _Planner:
                 wanted.append((guided_end, Say(second_in, "breath")))
                 wanted.append((second_out_at, Say(second_out, "breath")))
                 guided_end = second_end
-        if hold >= 30 and level != "deep" and not _resting(stretch):
+        if hold >= 30 and level != "deep":
             wanted.append((hold / 2, Say(self.pick("halfway"), "instruction")))
         own = [say_side(c, side) for c in stretch.cues]
         protect = [c for c in own if PROTECTIVE.search(c)]  # said first, on every side
@@ -469,10 +455,10 @@ _FALLBACK: dict[str, tuple[str, ...]] = {
 """Used for a kind a catalog's phrase pools leave out."""
 
 
-def _resting(stretch: Stretch) -> bool:
-    """A pose the body rests in (lying, or folded on the floor without weight on the hands), rather than
-    one it works to keep: "halfway" means nothing there, and a session may close in it."""
-    return stretch.position not in ACTIVE_POSITIONS and "wrists" not in stretch.avoid_tags
+def _same_gist(before: str, after: str) -> bool:
+    """Whether ``after`` ends as ``before`` does (its last four words): said right after it, it says nothing new."""
+    a, b = re.findall(r"[\w']+", before.lower()), re.findall(r"[\w']+", after.lower())
+    return len(a) >= 4 and len(b) >= 4 and a[-4:] == b[-4:]
 
 
 def _shape(stretch: Stretch) -> Shape:
@@ -495,12 +481,6 @@ def plan_session(
     planner = _Planner(options, length, phrases or {})
     planner.intro(routine, stretches, minutes_said, changes)
     for i, (stretch, dose) in enumerate(zip(stretches, doses)):
-        planner.stretch(stretch, dose, stretches[i - 1] if i else None, last=i == len(stretches) - 1)
+        planner.stretch(stretch, dose, stretches[i - 1] if i else None)
     planner.outro(routine, rest_s, stretches[-1] if stretches else None)
-    steps = planner.steps
-    said = [s.text for s in steps if isinstance(s, Say)]
-    said += [e.text for w in steps if isinstance(w, Window) for _, e in w.events]
-    props = props_line(said)
-    if props:
-        steps[planner.props_at:planner.props_at] = [Say(props, "intro"), Quiet(pause_after(props, "intro"), "pause")]
-    return steps
+    return planner.steps
