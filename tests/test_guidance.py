@@ -264,7 +264,12 @@ def test_closing_words_fit_the_last_position(name: str, tl: Timeline) -> None:
     last = catalog.stretch(tl.meta["doses"][-1]["stretch"])
     shape = SHAPES[str(last.start)]
     outro = [c.text for c in tl.speech() if c.role == "outro"]
-    assert outro[0] == shape.rest and outro[-1] == shape.farewell
+    before = [str(c.text) for c in tl.speech() if c.role != "outro"][-1]
+    if before.lower().split()[-4:] == shape.rest.lower().split()[-4:]:  # just said: not said again
+        assert shape.rest not in outro
+    else:
+        assert outro[0] == shape.rest
+    assert outro[-1] == shape.farewell
     rest = [c for c in tl.cues if c.role == "rest" and c.chapter is None]
     assert rest and rest[-1].duration_s >= min(40.0, 0.04 * tl.duration_s) - 0.5  # grows with the session
 

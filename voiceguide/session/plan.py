@@ -385,36 +385,47 @@ class _Planner:
             if flow or stretch.lead == "inhale"
             else (self.options.breath_out, self.options.breath_in)
         )
-        if reps >= 3 and rep == reps:
-            first = f"Last one. {first}" if first else "Last one."
+        last: tuple[str, ...] = ("Last one.",) if reps >= 3 and rep == reps else ()
         count = cap(number_words(rep)) + "."
-        moving = second if flow else first  # the phase whose movement the count closes
-        moving_s = second_s if flow else first_s
         count_s = max(self.length(f"{cap(number_words(r))}.") for r in range(1, reps + 1))  # one place for every count
-        need = (self.span(moving) + SENTENCE_PAUSE_S if moving else 0.0) + count_s + SENTENCE_PAUSE_S
-        moving_len = max(move, moving_s, need)
-        moving_events: EVENTS = (
-            *(((0.0, Say(moving, "breath")),) if moving else ()),
-            (moving_len - count_s - SENTENCE_PAUSE_S, Say(count, "count")),
-        )
         if flow:
-            self.steps.append(Window(max(first_s, self.span(first) + SENTENCE_PAUSE_S if first else 0.0), "phase",
-                                     ((0.0, Say(first, "breath")),) if first else ()))
-            self.steps.append(Window(moving_len, "phase", moving_events))
+            in_events, in_end, breath_at = self.in_turn((*last, first))
+            self.steps.append(Window(max(breath_at + first_s, in_end), "phase", in_events))
+            said, end, breath_at = self.in_turn((second,))
+            moving_s = second_s
+        else:
+            said, end, breath_at = self.in_turn((*last, first))
+            moving_s = first_s
+        # the breath is timed from its own line: "Last one." before it never shortens it
+        moving_len = max(move, breath_at + moving_s, end + count_s + SENTENCE_PAUSE_S)
+        self.steps.append(Window(moving_len, "phase", (*said, (moving_len - count_s - SENTENCE_PAUSE_S,
+                                                               Say(count, "count")))))
+        if flow:
             return
-        self.steps.append(Window(moving_len, "phase", moving_events))
         if dose.hold:
-            said: EVENTS = ()
+            held: EVENTS = ()
             if self.stage(stretch, rep, k) != "count":
                 line = self.pick("hold_breathing" if rep == 1 and stretch.lead != "inhale" else "hold")
                 if self.span(line) + SENTENCE_PAUSE_S <= dose.hold:
-                    said = ((0.0, Say(line, "instruction")),)
-            self.steps.append(Window(dose.hold, "phase", said))
+                    held = ((0.0, Say(line, "instruction")),)
+            self.steps.append(Window(dose.hold, "phase", held))
         role = "breath"
         if stretch.release and rep == reps and k == dose.sets:  # the last way back is the release itself
             second, role, self.released = say_side(stretch.release, side), "instruction", side
         back_len = max(move, second_s, self.span(second) + pause_after(second, role) if second else 0.0)
         self.steps.append(Window(back_len, "phase", ((0.0, Say(second, role)),) if second else ()))
+
+    def in_turn(self, lines: Sequence[str]) -> tuple[EVENTS, float, float]:
+        """Lines said one after another from the start of a window, each with a sentence pause after it;
+        where the last pause ends, and where the last line (the breath's own) starts."""
+        events: list[tuple[float, Say]] = []
+        at = start = 0.0
+        for text in lines:
+            if text:
+                events.append((at, Say(text, "instruction" if text == "Last one." else "breath")))
+                start = at
+                at += self.span(text) + SENTENCE_PAUSE_S
+        return tuple(events), at, start
 
     def reps(self, stretch: Stretch, dose: Dose) -> None:
         """Counted repetitions, each on one steady breath cycle; sets and sides in turn."""
