@@ -18,25 +18,25 @@ MIN_GAP_S = 0.5
 
 ROLE_PAUSE_S = {
     "intro": 0.8,
-    "safety": 0.9,
-    "setup": 0.9,
-    "instruction": 1.0,
-    "transition": 1.5,
+    "safety": 0.8,
+    "setup": 0.8,
+    "instruction": 0.8,
+    "transition": 1.2,
     "breath": SENTENCE_PAUSE_S,
     "count": SENTENCE_PAUSE_S,
-    "countdown": 0.8,
+    "countdown": 0.7,
     "next-up": 0.8,
-    "outro": 1.0,
+    "outro": 0.8,
 }
 """The pause after a line of each role when it asks for no move."""
 
 MOVE_PAUSE_S = {
     "down to the floor": 5.0,
     "up from the floor": 5.0,
-    "change position": 3.0,
+    "change position": 2.5,
     "switch sides": 2.0,
-    "move": 2.0,
-    "refine": 1.2,
+    "move": 1.6,
+    "refine": 1.0,
 }
 """The pause after a line that asks for a move, by the size of the move.
 

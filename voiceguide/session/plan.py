@@ -30,6 +30,8 @@ from voiceguide.session.steps import (
 from voiceguide.session.words import cap, number_words, say_side
 
 REST_BETWEEN_SETS_S = 5.0
+SETTLE_MIN_S = 2.5
+"""The least quiet before the work starts, however much time the setup lines gave to move."""
 GUIDED_BREATHS = {"gentle": 3, "standard": 2, "deep": 1}
 """Breaths guided aloud in a hold counted in breaths, before the quiet count takes over."""
 SHORT_REPS = {"gentle": 4, "standard": 2, "deep": 1}
@@ -198,7 +200,7 @@ class _Planner:
     def settle(self, stretch: Stretch) -> None:
         """A moment to settle into the stretch: what its settle time leaves after the time its lines gave
         to move, and never less than the pause the last line asked for."""
-        self.quiet(max(SENTENCE_PAUSE_S, stretch.settle_seconds - self.acted), "settle")
+        self.quiet(max(SETTLE_MIN_S, stretch.settle_seconds - self.acted), "settle")
         self.acted = 0.0
 
     def new_set(self, word: str, k: int, sets: int) -> None:
