@@ -263,3 +263,23 @@ def test_joint_options_come_before_the_work(name: str, tl: Timeline, options: Co
             assert not at or at[0] < work, (name, s.id, caution.say)
 
 
+
+
+def test_a_tight_session_shortens_its_closing_rest_before_leaving_out_a_stretch() -> None:
+    from voiceguide.errors import FitError
+    from voiceguide.session.options import CLOSING_REST_S, closing_rest
+
+    catalog = bundled()
+    routine = catalog.routines["morning-mobility"]
+    with pytest.raises(FitError) as info:
+        compose(routine, catalog, ComposeOptions(minutes=1, strict=True))
+    m = re.search(r"shortest it gets is (\d+):(\d\d)", info.value.message)
+    assert m
+    shortest = int(m[1]) * 60 + int(m[2])  # with the least closing rest
+    target = shortest + 8.0  # too short for the full closing rest of a session this long
+    assert closing_rest(target)[0] - CLOSING_REST_S[0] > 8.0 + 2.0
+    tl = compose(routine, catalog, ComposeOptions(minutes=target / 60, strict=True))
+    assert [d["stretch"] for d in tl.meta["doses"]] == [i.stretch for i in routine.items]
+    assert abs(tl.duration_s - target) <= 2
+    rest = [c for c in tl.cues if c.role == "rest" and c.chapter is None][-1]
+    assert CLOSING_REST_S[0] - 0.01 <= rest.duration_s < closing_rest(target)[0]
