@@ -4,7 +4,9 @@
 flat list of steps, for doses that fitting has already chosen. It speaks like an instructor
 beside the mat: the stretch named once, the position set up (or "stay where you are"), each side
 set up on its own, alternating moves that name their side, counts inside the breath, guidance
-that thins as a hold goes on, and words varied from the catalog's phrase pools.
+that thins as a hold goes on, and words varied from the catalog's phrase pools. Every line leaves
+the pause it asks for (``pacing``); repetitions keep one breath cycle at the --breath pace and
+step back from full cues to short ones to the count alone.
 """
 
 from __future__ import annotations
