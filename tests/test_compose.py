@@ -252,9 +252,9 @@ def check_holds(cues: list[Cue], s: Stretch, dose: dict, length: Callable[[str],
         assert (after.kind, after.role) == ("speech", "countdown") and after.text in RELEASE_WORDS
         if s.sides and n + 1 < len(windows):
             between = [c.text for c in cues[b + 1:windows[n + 1][0]] if c.kind == "speech"]
-            # the first round switches; later ones say "once more", not the setup
+            # every round switches; later rounds do not read the setup again
             side, other = ("right", "left")[(n + 1) % 2], ("left", "right")[(n + 1) % 2]
-            assert f"Switch to your {side} side." in between or f"Once more on your {side} side, as before." in between
+            assert f"Switch to your {side} side." in between
             if n + 1 >= dose["sides"]:
                 assert not set(between) & {x.format(side=side, other=other) for x in s.side_setup}
     if s.sides:
@@ -327,8 +327,10 @@ def all_min(s: Stretch, item: RoutineItem) -> RoutineItem:
 
 def all_max(s: Stretch, item: RoutineItem) -> RoutineItem:
     """Every number the routine leaves open at its maximum; pinned numbers as written."""
+    # alternating repetitions come in even numbers: an odd maximum steps down to the even one below it
+    reps = int(s.reps.max) - (int(s.reps.max) % 2 if s.alternating else 0) if s.reps else None
     return RoutineItem(s.id, item.hold if item.hold is not None else s.hold_seconds.max if s.hold_seconds else None,
-                       item.reps if item.reps is not None else int(s.reps.max) if s.reps else None,
+                       item.reps if item.reps is not None else reps,
                        item.sets if item.sets is not None else int(s.sets.max))
 
 
@@ -445,9 +447,11 @@ def test_sided_hold_has_equal_sides_and_a_spoken_switch() -> None:
     routine = Routine("ff", "Figure four", "", None, (RoutineItem("figure-four", hold=40, sets=2),))
     tl = compose(routine, catalog, speech_length=fake_length)
     texts = [c.text for c in tl.speech()]
-    assert texts.count("Switch to your left side.") == 1  # the second round does not re-read the setup
-    assert texts.count("Once more on your right side, as before.") == 1
-    assert texts.count("Once more on your left side, as before.") == 1
+    assert texts.count("Switch to your left side.") == 2
+    assert texts.count("Switch to your right side.") == 1
+    # the second round does not read the side's setup again
+    assert texts.count("Cross your right ankle over your left knee.") == 1
+    assert texts.count("Cross your left ankle over your right knee.") == 1
     assert sum(t in RELEASE_WORDS for t in texts) == 4
     check_timeline(tl, Case(routine, ComposeOptions()), fake_length, fitted=False)
 

@@ -16,6 +16,7 @@ from voiceguide.catalog.types import CAUTION_TAGS, LOAD_TAGS, Catalog, Routine, 
 from voiceguide.errors import FitError
 from voiceguide.session.compose import ComposeOptions, compose
 from voiceguide.session.make import Request, make_routine
+from voiceguide.session.options import CLOSING_REST_S
 from voiceguide.session.timeline import Timeline
 
 from .conftest import bundled, fake_length
@@ -271,7 +272,9 @@ def test_closing_words_fit_the_last_position(name: str, tl: Timeline) -> None:
         assert outro[0] == shape.rest
     assert outro[-1] == shape.farewell
     rest = [c for c in tl.cues if c.role == "rest" and c.chapter is None]
-    assert rest and rest[-1].duration_s >= min(40.0, 0.04 * tl.duration_s) - 0.5  # grows with the session
+    # grows with the session; a made session fitted tight may shorten it rather than leave out a stretch
+    least = CLOSING_REST_S[0] if name.startswith("make-") else min(40.0, 0.04 * tl.duration_s)
+    assert rest and rest[-1].duration_s >= least - 0.5
 
 
 def test_made_and_bundled_routines_visit_each_start_shape_once() -> None:

@@ -196,7 +196,7 @@ class _Planner:
     def again(self, stretch: Stretch, side: int) -> None:
         """A later round of one side: the setup is known by now, so it is not read again."""
         self.acted = 0.0
-        self.say(f"Once more on your {('right', 'left')[side]} side, as before.", "setup")
+        self.say(f"Switch to your {('right', 'left')[side]} side.", "transition")  # set up as before
         self.settle(stretch)
 
     def settle(self, stretch: Stretch) -> None:
@@ -426,7 +426,7 @@ class _Planner:
         at = start = 0.0
         for text in lines:
             if text:
-                events.append((at, Say(text, "instruction" if text == "Last one." else "breath")))
+                events.append((at, Say(text, "breath" if text.startswith("Breathe") else "instruction")))
                 start = at
                 at += self.span(text) + SENTENCE_PAUSE_S
         return tuple(events), at, start
