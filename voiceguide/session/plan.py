@@ -194,9 +194,11 @@ class _Planner:
         self.settle(stretch)
 
     def again(self, stretch: Stretch, side: int) -> None:
-        """A later round of one side: the setup is known by now, so it is not read again."""
+        """A later round of one side: the setup is known by now, so only its first move is said again."""
         self.acted = 0.0
-        self.say(f"Switch to your {('right', 'left')[side]} side.", "transition")  # set up as before
+        self.say(f"Switch to your {('right', 'left')[side]} side.", "transition")
+        if stretch.side_setup:  # the move that sets the side up, not the whole setup again
+            self.say(say_side(stretch.side_setup[0], side), "setup")
         self.settle(stretch)
 
     def settle(self, stretch: Stretch) -> None:
