@@ -197,8 +197,9 @@ class _Planner:
         """A later round of one side: the setup is known by now, so only its first move is said again."""
         self.acted = 0.0
         self.say(f"Switch to your {('right', 'left')[side]} side.", "transition")
-        if stretch.side_setup:  # the move that sets the side up, not the whole setup again
-            self.say(say_side(stretch.side_setup[0], side), "setup")
+        moves = [line for line in stretch.side_setup if "{side}" in line] or list(stretch.side_setup)
+        if moves:  # the first move that names the side, not the whole setup again
+            self.say(say_side(moves[0], side), "setup")
         self.settle(stretch)
 
     def settle(self, stretch: Stretch) -> None:
@@ -428,7 +429,7 @@ class _Planner:
         at = start = 0.0
         for text in lines:
             if text:
-                events.append((at, Say(text, "breath" if text.startswith("Breathe") else "instruction")))
+                events.append((at, Say(text, "instruction" if text in ("Last one.", STEP_BACK_LINE) else "breath")))
                 start = at
                 at += self.span(text) + SENTENCE_PAUSE_S
         return tuple(events), at, start
