@@ -23,6 +23,7 @@ from voiceguide.session.compose import (
     number_words,
     parse_breath,
 )
+from voiceguide.session.pacing import SENTENCE_PAUSE_S
 from voiceguide.session.timeline import SILENCE_ROLES, SPEECH_ROLES, TONE_ROLES, Cue, Timeline
 
 from .conftest import VALID, bundled, fake_length
@@ -225,7 +226,7 @@ def check_doses(tl: Timeline, routine: Routine, catalog: Catalog, fitted: bool) 
             assert isinstance(dose["reps"], int)
 
 
-def check_holds(cues: list[Cue], s: Stretch, dose: dict) -> None:
+def check_holds(cues: list[Cue], s: Stretch, dose: dict, length: Callable[[str], float]) -> None:
     windows = hold_windows(cues)
     if s.style != "hold":
         assert not windows
@@ -242,15 +243,22 @@ def check_holds(cues: list[Cue], s: Stretch, dose: dict) -> None:
         countdown = [c for c in inside if c.role == "countdown"]
         if hold >= 6:
             assert [c.text for c in countdown] == ["Three.", "Two.", "One."]
-            for k, c in enumerate(countdown):
-                assert c.start_s == pytest.approx(end - 3 + k, abs=EPS)
+            # a second or a little more apart, "One." over a sentence pause before the hold ends
+            assert all(1.0 - EPS <= b.start_s - a.start_s <= 1.0 + length(str(a.text)) for a, b in pairwise(countdown))
+            assert end - countdown[-1].end_s >= SENTENCE_PAUSE_S - EPS
         else:
             assert not countdown
-        after = cues[b + 1]
+        after = next(c for c in cues[b + 1:] if c.kind != "silence")  # after a pause, the release
         assert (after.kind, after.role) == ("speech", "countdown") and after.text in RELEASE_WORDS
         if s.sides and n + 1 < len(windows):
             between = [c.text for c in cues[b + 1:windows[n + 1][0]] if c.kind == "speech"]
-            assert f"Switch to your {('right', 'left')[(n + 1) % 2]} side." in between
+            # every round switches; later rounds do not read the setup again
+            side, other = ("right", "left")[(n + 1) % 2], ("left", "right")[(n + 1) % 2]
+            assert f"Switch to your {side} side." in between
+            if n + 1 >= dose["sides"]:
+                again = [x for x in s.side_setup if "{side}" in x][:1] or list(s.side_setup[:1])
+                later = [x for x in s.side_setup if x not in again]  # only the first move naming the side again
+                assert not set(between) & {x.format(side=side, other=other) for x in later}
     if s.sides:
         assert per_side[0] == pytest.approx(per_side[1], abs=EPS)
 
@@ -299,7 +307,7 @@ def check_timeline(tl: Timeline, case: Case, length: Callable[[str], float], fit
     check_doses(tl, case.routine, catalog, fitted)
     for index, (s, dose) in enumerate(zip(stretches, tl.meta["doses"], strict=True)):
         cues = chapter_cues(tl, index)
-        check_holds(cues, s, dose)
+        check_holds(cues, s, dose, length)
         check_counts(cues, s, dose, case.options, length)
         check_sides(cues, s)
     for cue in tl.speech():
@@ -321,8 +329,10 @@ def all_min(s: Stretch, item: RoutineItem) -> RoutineItem:
 
 def all_max(s: Stretch, item: RoutineItem) -> RoutineItem:
     """Every number the routine leaves open at its maximum; pinned numbers as written."""
+    # alternating repetitions come in even numbers: an odd maximum steps down to the even one below it
+    reps = int(s.reps.max) - (int(s.reps.max) % 2 if s.alternating else 0) if s.reps else None
     return RoutineItem(s.id, item.hold if item.hold is not None else s.hold_seconds.max if s.hold_seconds else None,
-                       item.reps if item.reps is not None else int(s.reps.max) if s.reps else None,
+                       item.reps if item.reps is not None else reps,
                        item.sets if item.sets is not None else int(s.sets.max))
 
 
@@ -441,6 +451,9 @@ def test_sided_hold_has_equal_sides_and_a_spoken_switch() -> None:
     texts = [c.text for c in tl.speech()]
     assert texts.count("Switch to your left side.") == 2
     assert texts.count("Switch to your right side.") == 1
+    # the second round says the side's first move again, not its whole setup
+    assert texts.count("Cross your right ankle over your left knee.") == 2
+    assert texts.count("Lift your left foot off the floor.") == 1
     assert sum(t in RELEASE_WORDS for t in texts) == 4
     check_timeline(tl, Case(routine, ComposeOptions()), fake_length, fitted=False)
 

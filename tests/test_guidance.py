@@ -17,6 +17,7 @@ from voiceguide.errors import FitError
 from voiceguide.session.adapt import SPARED, NothingLeftError
 from voiceguide.session.compose import ComposeOptions, compose
 from voiceguide.session.make import NoStretchesError, Request, make_routine
+from voiceguide.session.options import CLOSING_REST_S
 from voiceguide.session.timeline import Timeline
 
 from .conftest import bundled, fake_length
@@ -160,7 +161,7 @@ def test_gentle_adds_guidance_and_deep_thins_it() -> None:
 def test_pinned_numbers_are_kept_exactly() -> None:
     catalog = bundled()
     routine = Routine("pin", "Pinned", "", 10, (RoutineItem("cat-cow"), RoutineItem("childs-pose", hold=60)))
-    for minutes in (4, 6, 8):
+    for minutes in (5, 6, 8):
         tl = compose(routine, catalog, ComposeOptions(minutes=minutes, strict=True), fake_length)
         dose = next(d for d in tl.meta["doses"] if d["stretch"] == "childs-pose")
         assert dose["hold_s"] == 60
@@ -247,7 +248,8 @@ def test_make_adds_suitable_stretches_when_the_focus_cannot_fill_the_minutes() -
     catalog = bundled()
     focus_only = [s for s in catalog.stretches.values() if "calves" in s.focus]
     routine = make_routine(catalog, Request(("calves",), 30, seed=3))
-    assert len(routine.items) > len(focus_only)
+    drawn = [i.stretch for i in routine.items if catalog.stretch(i.stretch) in focus_only]
+    assert len(drawn) < len(routine.items), "no stretch outside the focus was added"
     tl = compose(routine, catalog, ComposeOptions(minutes=30))
     assert abs(tl.duration_s - 1800) <= 2
 
@@ -279,9 +281,16 @@ def test_closing_words_fit_the_last_position(name: str, tl: Timeline) -> None:
     shape = SHAPES[str(last.start)]
     outro = [c.text for c in tl.speech() if c.role == "outro"]
     last_words = farewell(shape, "knees" in tl.meta["options"]["avoid"])
-    assert outro[0] == shape.rest and tuple(outro[-len(last_words):]) == last_words
+    before = [str(c.text) for c in tl.speech() if c.role != "outro"][-1]
+    if before.lower().split()[-4:] == shape.rest.lower().split()[-4:]:  # just said: not said again
+        assert shape.rest not in outro
+    else:
+        assert outro[0] == shape.rest
+    assert tuple(outro[-len(last_words):]) == last_words
     rest = [c for c in tl.cues if c.role == "rest" and c.chapter is None]
-    assert rest and rest[-1].duration_s >= min(40.0, 0.04 * tl.duration_s) - 0.5  # grows with the session
+    # grows with the session; a made session fitted tight may shorten it rather than leave out a stretch
+    least = CLOSING_REST_S[0] if name.startswith("make-") else min(40.0, 0.04 * tl.duration_s)
+    assert rest and rest[-1].duration_s >= least - 0.5
 
 
 def test_made_and_bundled_routines_visit_each_start_shape_once() -> None:

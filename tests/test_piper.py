@@ -181,7 +181,7 @@ def test_piper_render_cues_start_where_the_voice_starts(piper_render: RenderResu
 def test_cold_renders_are_byte_identical_whatever_the_workers(tmp_path: Path, engine: str) -> None:
     made = []
     for jobs in ("1", "2"):
-        out = run_cli(["render", "neck-tilt", "--minutes", "1.5", "--engine", engine, "-j", jobs, "-o", f"{jobs}.mp3"],
+        out = run_cli(["render", "neck-tilt", "--minutes", "2", "--engine", engine, "-j", jobs, "-o", f"{jobs}.mp3"],
                       tmp_path, VOICEGUIDE_CACHE_DIR=str(tmp_path / f"cache-{jobs}"))
         assert out.returncode == 0, out.stderr
         made.append((tmp_path / f"{jobs}.mp3").read_bytes())

@@ -57,8 +57,9 @@ def compose(
 ) -> Timeline:
     """Compose a routine into a timed script, fitted to the minutes asked for.
 
-    When even the shortest doses run past the minutes, the lowest-priority stretches are left out
-    (and the session says which) unless ``options.strict``. Raises :class:`FitError` when the
+    When even the shortest doses run past the minutes, the closing rest shortens first (to its
+    least), then the lowest-priority stretches are left out (and the session says which) unless
+    ``options.strict``. Raises :class:`FitError` when the
     minutes still cannot be reached.
     """
     options = options or ComposeOptions()
@@ -66,16 +67,21 @@ def compose(
     routine, changes = adapted(routine, catalog, options)
     target_min = options.minutes if options.minutes is not None else routine.minutes
     dropped: list[str] = []
+    short_rest = False
     while True:
         try:
             said = [*changes, *_dropped_line(dropped, target_min)]
-            return _compose(routine, catalog, options, length, target_min, said)
+            return _compose(routine, catalog, options, length, target_min, said, short_rest)
         except FitError as e:
+            if not short_rest and target_min is not None and "as short as" in e.message:
+                short_rest = True  # a shorter closing rest before leaving out a stretch
+                continue
             if options.strict or target_min is None or "as short as" not in e.message or len(routine.items) < 2:
                 raise
             stretches = [catalog.stretch(i.stretch) for i in routine.items]
             drop = lowest_priority(stretches)
             dropped.append(stretches[drop].name)
+            short_rest = False  # without that stretch, the full closing rest may fit again
             routine = replace(routine, items=routine.items[:drop] + routine.items[drop + 1 :])
 
 
@@ -109,6 +115,7 @@ def _compose(
     length: SpeechLength,
     target_min: float | None,
     changes: list[str],
+    short_rest: bool = False,
 ) -> Timeline:
     items = list(routine.items)
     stretches = [catalog.stretch(i.stretch) for i in items]
@@ -135,6 +142,8 @@ def _compose(
     else:
         pinned = any(i.hold is not None or i.reps is not None or i.sets is not None for i in items)
         rest_range = closing_rest(target_min * 60.0)
+        if short_rest:
+            rest_range = (CLOSING_REST_S[0], rest_range[1])
         cues, chapters, total, doses = fit_doses(
             build, len(ladder), base, target_min, routine.title, rest_range, pinned
         )

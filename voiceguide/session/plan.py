@@ -4,7 +4,9 @@
 flat list of steps, for doses that fitting has already chosen. It speaks like an instructor
 beside the mat: the stretch named once, the position set up (or "stay where you are"), each side
 set up on its own, alternating moves that name their side, counts inside the breath, guidance
-that thins as a hold goes on, and words varied from the catalog's phrase pools.
+that thins as a hold goes on, and words varied from the catalog's phrase pools. Every line leaves
+the pause it asks for (``pacing``); repetitions keep one breath cycle at the --breath pace and
+step back from full cues to short ones to the count alone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from voiceguide.catalog.shapes import DEFAULT_SHAPE, SHAPES, Shape, farewell, transition
 from voiceguide.catalog.types import Routine, Stretch
 from voiceguide.session.options import CLOSING_REST_S, REMINDER_EVERY_S, ComposeOptions, Dose, breaths_in
+from voiceguide.session.pacing import SENTENCE_PAUSE_S, move_kind, pause_after
 from voiceguide.session.props import props_lines
 from voiceguide.session.safety import CautionPlan, safety_lines
 from voiceguide.session.steps import (
@@ -30,11 +33,17 @@ from voiceguide.session.steps import (
 from voiceguide.session.words import cap, number_words, say_side
 
 REST_BETWEEN_SETS_S = 5.0
-GUIDED_REPS = {"gentle": 4, "standard": 2, "deep": 1}
-"""Repetitions spoken with the full breath-and-movement lines before shorter ones take over."""
-COUNT_GAP_S = 0.4
-"""The short pause between a breath line and the count that closes it ("...and out. Two.")."""
+SETTLE_MIN_S = 2.5
+"""The least quiet before the work starts, however much time the setup lines gave to move."""
+GUIDED_BREATHS = {"gentle": 3, "standard": 2, "deep": 1}
+"""Breaths guided aloud in a hold counted in breaths, before the quiet count takes over."""
+SHORT_REPS = {"gentle": 4, "standard": 2, "deep": 1}
+"""Repetitions with short cues after the full ones, before the count alone keeps the rhythm."""
+STEP_BACK_LINE = "Keep moving with your breath; I'll count."
+"""Said once, when the voice steps back to the count alone."""
 EVENTS = tuple[tuple[float, Say], ...]
+PROTECTIVE = re.compile(r"\b(protect|spare|support)", re.IGNORECASE)
+"""A hold cue that protects a joint: said first in every hold, so every side hears it."""
 _SIDE_WORD = re.compile(r"\b(right|left)\b")
 _MIRROR = {"right": "left", "left": "right"}
 
@@ -51,11 +60,40 @@ class _Planner:
         self.said_cautions: set[str] = set()
         self.cautions = CautionPlan()
         self.spare_knees = "knees" in options.avoid
+        self.last_rep: set[str] = set()
+        """The breath lines of the last repetition."""
+        self.acted = 0.0
+        """Seconds the lines since the last settle gave to moving, beyond their sentence pauses."""
+        self.released: int | None = None
+        """The side whose release the last repetition's way back just said."""
 
     def say(self, text: str, role: str) -> None:
+        """Speak a line, then leave the pause it asks for (time to act on it, or a sentence pause).
+
+        A line that only repeats the gist of the line just said is left out.
+        """
+        if role not in ("breath", "count", "countdown") and _same_gist(self.last_line(), text):
+            return
+        pause = pause_after(text, role)
+        self.acted += pause - SENTENCE_PAUSE_S if move_kind(text, role) else 0.0
         self.steps.append(Say(text, role))
+        self.steps.append(Quiet(pause, "pause"))
+
+    def last_line(self) -> str:
+        """The line said last, in a window or not."""
+        for step in reversed(self.steps):
+            if isinstance(step, Say):
+                return step.text
+            if isinstance(step, Window) and step.events:
+                return step.events[-1][1].text
+        return ""
 
     def quiet(self, seconds: float, role: str) -> None:
+        """Quiet time; it takes the place of the pause just left when that was shorter (never adds to it)."""
+        last = self.steps[-1] if self.steps else None
+        if isinstance(last, Quiet) and last.role == "pause":
+            self.steps[-1] = Quiet(max(seconds, last.seconds), role if seconds >= last.seconds else "pause")
+            return
         self.steps.append(Quiet(seconds, role))
 
     def pick(self, kind: str, **names: str) -> str:
@@ -70,10 +108,6 @@ class _Planner:
         if not text:
             return 0.0
         return max(self.length(text), self.length(_SIDE_WORD.sub(lambda m: _MIRROR[m[0]], text)))
-
-    @property
-    def guided(self) -> int:
-        return GUIDED_REPS.get(self.options.level, 2)
 
     # -- session frame
 
@@ -110,13 +144,14 @@ class _Planner:
 
     def stretch(self, stretch: Stretch, dose: Dose, before: Stretch | None) -> None:
         self.steps.append(ChapterStart(stretch.name, stretch.id))
+        self.acted = 0.0
         self.steps.append(Chime("transition"))
         name = f"Let's begin with {stretch.name}." if before is None else self.pick("next", name=stretch.name)
         self.say(name, "setup")
         deciding, adapting = self.cautions.split(stretch)
         for caution in deciding:
             self.say(say_side(caution.say, 0), "safety")
-        moved = self.position(stretch, before)
+        self.position(stretch, before)
         for line in stretch.setup:
             self.say(say_side(line, 0), "setup")
         if stretch.sides:
@@ -127,12 +162,17 @@ class _Planner:
             if caution.say not in self.said_cautions:  # a tip already given this session is not repeated
                 self.said_cautions.add(caution.say)
                 self.say(say_side(caution.say, 0), "safety")
-        self.quiet(stretch.settle_seconds + (3.0 if moved else 0.0), "settle")
+        self.settle(stretch)  # a change of position had its own time after its lines
         work = {"hold": self.holds, "reps": self.reps, "flow": self.flow}[stretch.style]
         work(stretch, dose)
-        if stretch.release:
-            self.say(say_side(stretch.release, 1 if stretch.sides else 0), "instruction")
+        self.leave(stretch, 1 if stretch.sides else 0)
         self.steps.append(ChapterEnd())
+
+    def leave(self, stretch: Stretch, side: int) -> None:
+        """The release of one side, unless the last repetition's way back already said it."""
+        if stretch.release and self.released != side:
+            self.say(say_side(stretch.release, side), "instruction")
+        self.released = None
 
     def position(self, stretch: Stretch, before: Stretch | None) -> bool:
         """Set up the start shape, or say to stay in it; True when the body moved to a new one."""
@@ -151,12 +191,28 @@ class _Planner:
 
     def switch(self, stretch: Stretch, side: int, leave: bool = True) -> None:
         """Leave the other side (its release, mirrored), then set this side up in full."""
-        if leave and stretch.release:
-            self.say(say_side(stretch.release, 1 - side), "instruction")
+        if leave:
+            self.leave(stretch, 1 - side)
+        self.acted = 0.0
         self.say(f"Switch to your {('right', 'left')[side]} side.", "transition")
         for line in stretch.side_setup:
             self.say(say_side(line, side), "setup")
-        self.quiet(stretch.settle_seconds, "settle")
+        self.settle(stretch)
+
+    def again(self, stretch: Stretch, side: int) -> None:
+        """A later round of one side: the setup is known by now, so only its first move is said again."""
+        self.acted = 0.0
+        self.say(f"Switch to your {('right', 'left')[side]} side.", "transition")
+        moves = [line for line in stretch.side_setup if "{side}" in line] or list(stretch.side_setup)
+        if moves:  # the first move that names the side, not the whole setup again
+            self.say(say_side(moves[0], side), "setup")
+        self.settle(stretch)
+
+    def settle(self, stretch: Stretch) -> None:
+        """A moment to settle into the stretch: what its settle time leaves after the time its lines gave
+        to move, and never less than the pause the last line asked for."""
+        self.quiet(max(SETTLE_MIN_S, stretch.settle_seconds - self.acted), "settle")
+        self.acted = 0.0
 
     def new_set(self, word: str, k: int, sets: int) -> None:
         if k > 1:
@@ -168,17 +224,20 @@ class _Planner:
     def holds(self, stretch: Stretch, dose: Dose) -> None:
         assert dose.hold is not None
         sides = 2 if stretch.sides else 1
-        turn = 0
         for k in range(1, dose.sets + 1):
+            turn = k - 1  # both sides of a round hear the same cues, a protective one included
             for side in range(sides):
                 if side == 0:
-                    if k > 1 and stretch.sides and stretch.release:
-                        self.say(say_side(stretch.release, 1), "instruction")
+                    if k > 1 and stretch.sides:
+                        self.leave(stretch, 1)
                     self.new_set("Round", k, dose.sets)
                     if k > 1 and stretch.sides:
-                        self.switch(stretch, 0, leave=False)  # the left side was left before the round
+                        self.again(stretch, 0)
                     elif k > 1:
                         self.say("Ease back into the stretch.", "instruction")
+                elif k > 1:
+                    self.leave(stretch, 0)
+                    self.again(stretch, 1)
                 else:
                     self.switch(stretch, side)
                 self.steps.append(Chime("hold-start"))
@@ -188,12 +247,11 @@ class _Planner:
                     self.steps.append(Window(dose.hold, "hold", self.hold_events(stretch, dose.hold, side, turn)))
                 self.steps.append(Chime("hold-end"))
                 self.say(self.pick("release"), "countdown")
-                turn += 1
 
     def breath_hold(self, breaths: int, stretch: Stretch, side: int) -> None:
         """A hold counted in breaths: the first breaths guided (the first with the stretch's own
         breath lines), then silence with a quiet count."""
-        guided = {"gentle": 3, "standard": 2, "deep": 1}.get(self.options.level, 2)
+        guided = GUIDED_BREATHS.get(self.options.level, 2)
         for n in range(1, breaths + 1):
             inhale: EVENTS = ()
             exhale: EVENTS = ()
@@ -210,6 +268,13 @@ class _Planner:
             self.steps.append(Window(self.options.breath_in, "inhale", inhale))
             self.steps.append(Window(self.options.breath_out, "exhale", exhale))
 
+    def countdown(self, hold: float) -> list[tuple[float, str]]:
+        """"Three. Two. One." a second or a little more apart, "One." ending a sentence pause before the hold does."""
+        words = ["Three.", "Two.", "One."]
+        step = max(1.0, max(self.length(w) for w in words) + SENTENCE_PAUSE_S)
+        one_at = hold - self.length("One.") - SENTENCE_PAUSE_S
+        return [(one_at - (2 - i) * step, w) for i, w in enumerate(words)]
+
     def hold_events(self, stretch: Stretch, hold: float, side: int, turn: int) -> EVENTS:
         """Lines spoken during a hold, by priority, each kept only where it fits without overlap.
 
@@ -221,21 +286,28 @@ class _Planner:
         exhale = say_side(stretch.breath_out, side)
         wanted: list[tuple[float, Say]] = []
         if hold >= 6:
-            wanted += [(hold - 3 + i, Say(cap(number_words(3 - i)) + ".", "countdown")) for i in range(3)]
+            wanted += [(at, Say(word, "countdown")) for at, word in self.countdown(hold)]
         wanted.append((0.5, Say(inhale, "breath")))
-        out_at = 0.5 + max(self.options.breath_in, self.length(inhale) + 0.5)
+        out_at = 0.5 + max(self.options.breath_in, self.span(inhale) + SENTENCE_PAUSE_S)
+        counting_at = self.countdown(hold)[0][0] if hold >= 6 else hold
+        if out_at + self.span(exhale) + SENTENCE_PAUSE_S > counting_at:  # a short hold: the breath out in short
+            exhale = _FALLBACK["breathe_out"][0]
         wanted.append((out_at, Say(exhale, "breath")))
-        guided_end = out_at + max(self.options.breath_out, self.length(exhale) + 0.5)
+        guided_end = out_at + max(self.options.breath_out, self.span(exhale) + SENTENCE_PAUSE_S)
         if level == "gentle":  # a second guided breath before the reminders
             second_in, second_out = self.pick("breathe_in"), self.pick("breathe_out")
-            second_out_at = guided_end + max(self.options.breath_in, self.length(second_in) + 0.5)
-            wanted.append((guided_end, Say(second_in, "breath")))
-            wanted.append((second_out_at, Say(second_out, "breath")))
-            guided_end = second_out_at + self.length(second_out) + 0.5
+            second_out_at = guided_end + max(self.options.breath_in, self.span(second_in) + SENTENCE_PAUSE_S)
+            second_end = second_out_at + max(self.options.breath_out, self.span(second_out) + SENTENCE_PAUSE_S)
+            if second_end <= counting_at:  # a whole breath, never one squeezed by the countdown
+                wanted.append((guided_end, Say(second_in, "breath")))
+                wanted.append((second_out_at, Say(second_out, "breath")))
+                guided_end = second_end
         if hold >= 30 and level != "deep" and not stretch.resting:
             wanted.append((hold / 2, Say(self.pick("halfway"), "instruction")))
         own = [say_side(c, side) for c in stretch.cues]
-        own = own[turn % len(own):] + own[: turn % len(own)] if own else []
+        protect = [c for c in own if PROTECTIVE.search(c)]  # said first, on every side
+        own = [c for c in own if c not in protect]
+        own = protect + (own[turn % len(own):] + own[: turn % len(own)] if own else [])
         reminders = [Say(c, "instruction") for c in own]
         if level == "deep":
             reminders = reminders[:1]
@@ -251,97 +323,153 @@ class _Planner:
             offset += gap
         accepted: list[tuple[float, float, Say]] = []
         for start, say in wanted:
-            end = start + self.length(say.text) + 0.3
-            if end > hold + 0.3:
+            end = start + self.span(say.text) + SENTENCE_PAUSE_S  # a sentence pause after every line
+            if end > hold:
                 continue
-            if all(end <= a or start >= b for a, b, _ in accepted):
+            if all(end <= a + 1e-9 or start >= b - 1e-9 for a, b, _ in accepted):
                 accepted.append((start, end, say))
         return tuple((start, say) for start, _, say in sorted(accepted, key=lambda a: a[0]))
 
-    def breath_lines(self, stretch: Stretch, rep: int, side: int) -> tuple[str, str]:
-        """(exhale line, inhale line) for one repetition: in full at first, then shorter."""
-        if rep <= self.guided:
-            return say_side(stretch.breath_out, side), say_side(stretch.breath_in, side)
-        if stretch.alternating:  # every move names its side
-            out = say_side(stretch.breath_out_short or stretch.breath_out, side)
-            back = say_side(stretch.breath_in_short, side) if stretch.breath_in_short else self.pick("breathe_in")
-            return out, back
-        if stretch.breath_out_short and stretch.breath_in_short and (rep - self.guided <= 2 or rep % 2 == 0):
-            return say_side(stretch.breath_out_short, side), say_side(stretch.breath_in_short, side)
-        return self.pick("breathe_out"), self.pick("breathe_in")  # the move is known by now: the breath leads
+    def stage(self, stretch: Stretch, rep: int, k: int) -> str:
+        """Where a repetition stands as the voice steps back: ``full`` cues, ``short`` cues, or ``count`` alone.
+
+        The full lines come once (once a side for alternating moves, and not again in later sets),
+        short ones for a few repetitions more, then the count alone keeps the rhythm.
+        """
+        full = (2 if stretch.alternating else 1) if k == 1 else 0
+        if rep <= full:
+            return "full"
+        return "short" if rep <= full + SHORT_REPS.get(self.options.level, 2) else "count"
+
+    def cue_pair(self, stretch: Stretch, rep: int, reps: int, k: int, side: int) -> tuple[str, str]:
+        """(inhale line, exhale line) for one repetition; either may be empty (the count alone)."""
+        stage = self.stage(stretch, rep, k)
+        full = (say_side(stretch.breath_in, side), say_side(stretch.breath_out, side))
+        own = (
+            say_side(stretch.breath_in_short or stretch.breath_in, side),
+            say_side(stretch.breath_out_short or stretch.breath_out, side),
+        )
+        plain = (self.pick("breathe_in"), self.pick("breathe_out"))
+        if stage == "full":
+            if rep == 1:
+                return full
+            # the second side of an alternating move: a line that names no side was just said in full
+            sided = ("{" in stretch.breath_in, "{" in stretch.breath_out)
+            return (full[0] if sided[0] else own[0], full[1] if sided[1] else own[1])
+        lead = 0 if stretch.style == "flow" or stretch.lead == "inhale" else 1
+        if stretch.alternating:  # every move names its side; the way back is said now and then
+            pair = list(own)
+            if stage == "count" or (rep - self.stage_start(stretch, k)) % 2:
+                pair[1 - lead] = plain[1 - lead] if stage == "short" else ""
+            return pair[0], pair[1]
+        if stage == "short":  # the stretch's own short words and plain breath words take turns
+            has_own = bool(stretch.breath_in_short or stretch.breath_out_short)
+            return own if has_own and (rep - self.stage_start(stretch, k)) % 2 == 0 else plain
+        pair = ["", ""]
+        first_count = rep == self.stage_start(stretch, k, "count")
+        if first_count and rep < reps:
+            pair[lead] = STEP_BACK_LINE
+        return pair[0], pair[1]
+
+    def stage_start(self, stretch: Stretch, k: int, stage: str = "short") -> int:
+        full = (2 if stretch.alternating else 1) if k == 1 else 0
+        return full + 1 if stage == "short" else full + 1 + SHORT_REPS.get(self.options.level, 2)
+
+    def cycle(self, stretch: Stretch, dose: Dose, rep: int, k: int, side: int) -> None:
+        """One repetition on one breath cycle at the --breath pace, whatever the words.
+
+        The moving breath carries the count, placed where the movement has arrived; a real hold
+        follows it where the stretch has one; "Last one." comes before the last.
+        """
+        reps = dose.reps or 1
+        rep_side = (rep - 1) % 2 if stretch.alternating else side
+        in_text, out_text = self.cue_pair(stretch, rep, reps, k, rep_side)
+        # a long line just said in the last repetition gives way to plain breath words
+        if in_text in self.last_rep and len(in_text.split()) > 4:
+            in_text = self.pick("breathe_in")
+        if out_text in self.last_rep and len(out_text.split()) > 4:
+            out_text = self.pick("breathe_out")
+        self.last_rep = {in_text, out_text}
+        flow = stretch.style == "flow"
+        move = 0.0 if flow or stretch.rep_seconds is None else stretch.rep_seconds / 2
+        first, second = (in_text, out_text) if flow or stretch.lead == "inhale" else (out_text, in_text)
+        first_s, second_s = (
+            (self.options.breath_in, self.options.breath_out)
+            if flow or stretch.lead == "inhale"
+            else (self.options.breath_out, self.options.breath_in)
+        )
+        last: tuple[str, ...] = ("Last one.",) if reps >= 3 and rep == reps else ()
+        count = cap(number_words(rep)) + "."
+        count_s = max(self.length(f"{cap(number_words(r))}.") for r in range(1, reps + 1))  # one place for every count
+        if flow:
+            in_events, in_end, breath_at = self.in_turn((*last, first))
+            self.steps.append(Window(max(breath_at + first_s, in_end), "phase", in_events))
+            said, end, breath_at = self.in_turn((second,))
+            moving_s = second_s
+        else:
+            said, end, breath_at = self.in_turn((*last, first))
+            moving_s = first_s
+        # the breath is timed from its own line: "Last one." before it never shortens it
+        moving_len = max(move, breath_at + moving_s, end + count_s + SENTENCE_PAUSE_S)
+        self.steps.append(Window(moving_len, "phase", (*said, (moving_len - count_s - SENTENCE_PAUSE_S,
+                                                               Say(count, "count")))))
+        if flow:
+            return
+        if dose.hold:
+            held: EVENTS = ()
+            if self.stage(stretch, rep, k) != "count":
+                line = self.pick("hold_breathing" if rep == 1 and stretch.lead != "inhale" else "hold")
+                if self.span(line) + SENTENCE_PAUSE_S <= dose.hold:
+                    held = ((0.0, Say(line, "instruction")),)
+            self.steps.append(Window(dose.hold, "phase", held))
+        role = "breath"
+        if stretch.release and rep == reps and k == dose.sets:  # the last way back is the release itself
+            second, role, self.released = say_side(stretch.release, side), "instruction", side
+        back_len = max(move, second_s, self.span(second) + pause_after(second, role) if second else 0.0)
+        self.steps.append(Window(back_len, "phase", ((0.0, Say(second, role)),) if second else ()))
+
+    def in_turn(self, lines: Sequence[str]) -> tuple[EVENTS, float, float]:
+        """Lines said one after another from the start of a window, each with a sentence pause after it;
+        where the last pause ends, and where the last line (the breath's own) starts."""
+        events: list[tuple[float, Say]] = []
+        at = start = 0.0
+        for text in lines:
+            if text:
+                events.append((at, Say(text, "instruction" if text in ("Last one.", STEP_BACK_LINE) else "breath")))
+                start = at
+                at += self.span(text) + SENTENCE_PAUSE_S
+        return tuple(events), at, start
 
     def reps(self, stretch: Stretch, dose: Dose) -> None:
-        """Each repetition: the effort on the breath out with its count, a real hold, the return on the breath in."""
+        """Counted repetitions, each on one steady breath cycle; sets and sides in turn."""
         assert dose.reps is not None and stretch.rep_seconds is not None
-        move = stretch.rep_seconds / 2
-        turns = dict(self.turns)
-        for side in range(2 if stretch.sides else 1):
-            if side:
-                self.switch(stretch, side)
-                self.turns = dict(turns)  # the same words on both sides, so both take the same time
-            for k in range(1, dose.sets + 1):
-                self.new_set("Set", k, dose.sets)
-                for rep in range(1, dose.reps + 1):
-                    rep_side = (rep - 1) % 2 if stretch.alternating else side
-                    out, back = self.breath_lines(stretch, rep, rep_side)
-                    if stretch.lead == "inhale":
-                        out, back = back, out
-                    count = cap(number_words(rep)) + "."
-                    at = self.span(out) + COUNT_GAP_S
-                    self.steps.append(
-                        Window(max(move, at + self.length(count) + 0.3), "phase",
-                               ((0.0, Say(out, "breath")), (at, Say(count, "count"))))
-                    )
-                    if dose.hold:
-                        said: EVENTS = ((0.0, Say(self.pick("hold"), "instruction")),) if rep <= self.guided else ()
-                        self.steps.append(Window(dose.hold, "phase", said))
-                    back_s = max(move, self.span(back) + 0.3)
-                    self.steps.append(Window(back_s, "phase", ((0.0, Say(back, "breath")),)))
+        self.repeat(stretch, dose)
 
     def flow(self, stretch: Stretch, dose: Dose) -> None:
-        """Repetitions paced by the breath: the inhale line, then the exhale line with the count inside it."""
+        """Repetitions paced by the breath: the inhale line, then the exhale line with the count closing it."""
         assert dose.reps is not None
-        breath_in, breath_out = self.options.breath_in, self.options.breath_out
+        self.repeat(stretch, dose)
+
+    def repeat(self, stretch: Stretch, dose: Dose) -> None:
         turns = dict(self.turns)
-        short_out = say_side(stretch.breath_out_short, 0) if stretch.breath_out_short else ""
         for side in range(2 if stretch.sides else 1):
             if side:
                 self.switch(stretch, side)
                 self.turns = dict(turns)  # the same words on both sides, so both take the same time
-            if side == 0:
+            if side == 0 and stretch.style == "flow":
                 self.say("Now move with your breath.", "instruction")
             for k in range(1, dose.sets + 1):
-                self.new_set("Round", k, dose.sets)
-                for rep in range(1, dose.reps + 1):
-                    rep_side = (rep - 1) % 2 if stretch.alternating else side
-                    count = cap(number_words(rep)) + "."
-                    if rep <= self.guided:
-                        in_text = say_side(stretch.breath_in, rep_side)
-                        out_text = say_side(stretch.breath_out, rep_side)
-                    elif not stretch.alternating and (
-                        self.options.level == "deep" or (rep - self.guided > 2 and rep % 3 and rep != dose.reps)
-                    ):
-                        in_text, out_text = "", ""  # guidance thins: the count alone keeps the rhythm
-                    else:
-                        in_text = say_side(stretch.breath_in_short, rep_side) if stretch.breath_in_short else ""
-                        out_text = say_side(stretch.breath_out_short, rep_side) if stretch.breath_out_short else ""
-                        in_text = in_text or self.pick("breathe_in")
-                        out_text = out_text or self.pick("breathe_out")
-                    inhale: EVENTS = ((0.0, Say(in_text, "breath")),) if in_text else ()
-                    exhale: EVENTS = ((0.0, Say(out_text, "breath")),) if out_text else ()
-                    # after the first reps the count keeps one place in the breath out, said or not
-                    steady = 0.0 if rep <= self.guided else self.span(short_out or "Breathe out.") + COUNT_GAP_S
-                    at = max(steady, self.span(out_text) + COUNT_GAP_S if out_text else 0.0)
-                    in_s = max(breath_in, self.span(in_text) + 0.3 if in_text else 0.0)
-                    self.steps.append(Window(in_s, "phase", inhale))
-                    self.steps.append(Window(max(breath_out, at + self.length(count) + 0.3), "phase",
-                                             (*exhale, (at, Say(count, "count")))))
+                self.new_set("Set" if stretch.style == "reps" else "Round", k, dose.sets)
+                self.last_rep = set()
+                for rep in range(1, (dose.reps or 1) + 1):
+                    self.cycle(stretch, dose, rep, k, side)
 
 
 _FALLBACK: dict[str, tuple[str, ...]] = {
     "breathe_in": ("Breathe in.",),
     "breathe_out": ("Breathe out.",),
     "hold": ("Hold.",),
+    "hold_breathing": ("Hold, and keep breathing.", "Stay there, breathing easily."),
     "release": ("Release.",),
     "halfway": ("Halfway there.",),
     "encourage": ("Keep your breath slow and easy.",),
@@ -349,6 +477,12 @@ _FALLBACK: dict[str, tuple[str, ...]] = {
     "next": ("Next, {name}.",),
 }
 """Used for a kind a catalog's phrase pools leave out."""
+
+
+def _same_gist(before: str, after: str) -> bool:
+    """Whether ``after`` ends as ``before`` does (its last four words): said right after it, it says nothing new."""
+    a, b = re.findall(r"[\w']+", before.lower()), re.findall(r"[\w']+", after.lower())
+    return len(a) >= 4 and len(b) >= 4 and a[-4:] == b[-4:]
 
 
 def _shape(stretch: Stretch) -> Shape:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from voiceguide.session.pacing import MIN_GAP_S
 from voiceguide.session.timeline import Chapter, Cue
 
 SpeechLength = Callable[[str], float]
@@ -62,11 +63,12 @@ Step = Say | Quiet | Chime | Window | ChapterStart | ChapterEnd
 
 
 def layout(steps: Sequence[Step], length: SpeechLength) -> tuple[list[Cue], list[Chapter], float]:
-    """Give each step absolute times; a line never starts before the previous one ends."""
+    """Give each step absolute times; a line never starts sooner than a short gap after the previous one ends."""
     cues: list[Cue] = []
     chapters: list[Chapter] = []
     open_chapter: tuple[str, str, float] | None = None
     t = 0.0
+    spoken_end = -MIN_GAP_S
 
     def emit(kind: str, role: str, seconds: float, text: str | None = None) -> None:
         nonlocal t
@@ -75,18 +77,26 @@ def layout(steps: Sequence[Step], length: SpeechLength) -> tuple[list[Cue], list
             cues.append(Cue(t, t + seconds, kind, role, text, index))  # type: ignore[arg-type]
             t += seconds
 
+    def speak(say: Say, role: str) -> None:
+        nonlocal spoken_end
+        emit("silence", "pause", spoken_end + MIN_GAP_S - t)  # never two lines run together
+        emit("speech", say.role, length(say.text), say.text)
+        spoken_end = t
+
     for step in steps:
         if isinstance(step, Say):
-            emit("speech", step.role, length(step.text), step.text)
+            speak(step, "pause")
         elif isinstance(step, Quiet):
             emit("silence", step.role, step.seconds)
-        elif isinstance(step, Chime):
+        elif isinstance(step, Chime):  # a tone is heard as a sound too: a gap either side of it
+            emit("silence", "pause", spoken_end + MIN_GAP_S - t)
             emit("tone", step.role, TONE_S[step.role])
+            spoken_end = t
         elif isinstance(step, Window):
             start = t
             for offset, say in step.events:
                 emit("silence", step.role, start + offset - t)
-                emit("speech", say.role, length(say.text), say.text)
+                speak(say, step.role)
             emit("silence", step.role, start + step.seconds - t)
         elif isinstance(step, ChapterStart):
             open_chapter = (step.title, step.stretch, t)
