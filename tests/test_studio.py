@@ -167,7 +167,7 @@ def test_the_library_is_a_podcast_feed_with_chapters(studio: Studio, made: dict[
 
 
 def test_delete_removes_the_session(studio: Studio, env: Path) -> None:
-    answer = studio.post("/api/sessions", {"routine": "cat-cow", "minutes": 2})
+    answer = studio.post("/api/sessions", {"routine": "cat-cow", "minutes": 3})
     assert answer.status_code == 202, answer.text
     session_id = studio.events(answer.json()["id"])[-1]["session"]
     assert (studio.library / session_id).is_dir()
@@ -206,13 +206,13 @@ def test_a_session_made_with_the_default_engine(env: Path, tmp_path: Path) -> No
     """No engine named: the studio speaks with what ``render`` would use, Piper's natural voice."""
     studio = Studio(tmp_path / "library", engine=None)
     try:
-        answer = studio.post("/api/sessions", {"routine": "cat-cow", "minutes": 2})
+        answer = studio.post("/api/sessions", {"routine": "cat-cow", "minutes": 3})
         assert answer.status_code == 202, answer.text
         events = studio.events(answer.json()["id"])
         assert events[-1]["state"] == "done", events[-1]
         assert any(e["lines_total"] > 0 for e in events)
         entry = studio.client.get(f"/api/sessions/{events[-1]['session']}").json()
-        assert entry["voice"].startswith("Piper ") and entry["duration_s"] == pytest.approx(120, abs=10)
+        assert entry["voice"].startswith("Piper ") and entry["duration_s"] == pytest.approx(180, abs=10)
         mp3 = tmp_path / "library" / entry["id"] / "session.mp3"
         assert mp3.stat().st_size == entry["size"] > 100_000
     finally:

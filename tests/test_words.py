@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from voiceguide.session.pacing import MIN_GAP_S
 from voiceguide.session.steps import TONE_S, ChapterEnd, ChapterStart, Chime, Quiet, Say, Step, Window, layout
 from voiceguide.session.words import cap, estimate_speech_seconds, join_words, say_side
 
@@ -76,25 +77,28 @@ def test_layout_puts_every_step_after_the_last_and_windows_at_their_offsets() ->
         Say("Bye.", "outro"),
     ]
     cues, chapters, total = layout(steps, lengths)
-    assert [c.kind for c in cues] == ["speech", "silence", "tone", "speech", "silence", "speech", "speech",
-                                      "silence", "tone", "speech"]
-    assert [c.role for c in cues] == ["intro", "pause", "hold-start", "cue", "hold", "breath", "breath", "hold",
-                                      "hold-end", "outro"]  # each step's own role, a window's silence its own
+    assert [c.kind for c in cues] == ["speech", "silence", "tone", "silence", "speech", "silence", "speech", "silence",
+                                      "speech", "silence", "tone", "silence", "speech"]
+    assert [c.role for c in cues] == ["intro", "pause", "hold-start", "pause", "cue", "hold", "breath", "pause",
+                                      "breath", "hold", "hold-end", "pause", "outro"]  # a window's silence its own
     assert [c.text for c in cues if c.kind == "speech"] == ["Welcome.", "Hold.", "Breathe.", "Soft.", "Bye."]
     for before, after in pairwise(cues):
-        assert after.start_s == pytest.approx(before.end_s)  # one after the other, no gap, no overlap
+        assert after.start_s == pytest.approx(before.end_s)  # one after the other, no overlap
+    sounds = [c for c in cues if c.kind != "silence"]
+    for before, after in pairwise(sounds):
+        assert after.start_s >= before.end_s + MIN_GAP_S - 1e-9  # never two sounds run together
     assert cues[0].start_s == 0 and total == pytest.approx(cues[-1].end_s)
     assert cues[0].duration_s == pytest.approx(lengths("Welcome.")) and cues[1].duration_s == pytest.approx(1.5)
     assert cues[2].duration_s == pytest.approx(TONE_S["hold-start"])
-    window_start = cues[3].start_s
-    assert cues[5].start_s == pytest.approx(window_start + 2.0)  # at its offset
-    assert cues[6].start_s == pytest.approx(cues[5].end_s)  # not at 2.1 s, over the line before
-    assert cues[6].start_s > window_start + 2.1
-    assert cues[8].start_s == pytest.approx(window_start + 10.0)  # the window lasts its length
+    window_start = cues[2].end_s
+    assert cues[4].start_s == pytest.approx(window_start + MIN_GAP_S)  # at offset 0, but not on top of the chime
+    assert cues[6].start_s == pytest.approx(window_start + 2.0)  # at its offset
+    assert cues[8].start_s == pytest.approx(cues[6].end_s + MIN_GAP_S)  # not at 2.1 s, over the line before
+    assert cues[10].start_s == pytest.approx(window_start + 10.0)  # the window lasts its length
     (chapter,) = chapters
     assert (chapter.title, chapter.stretch) == ("Cat-Cow", "cat-cow")
-    assert (chapter.start_s, chapter.end_s) == (cues[2].start_s, cues[8].end_s)
-    assert [c.chapter for c in cues] == [None, None, 0, 0, 0, 0, 0, 0, 0, None]
+    assert (chapter.start_s, chapter.end_s) == (cues[2].start_s, cues[10].end_s)
+    assert [c.chapter for c in cues] == [None, None, *[0] * 9, None, None]
 
 
 def test_a_window_shorter_than_its_lines_ends_when_they_do() -> None:

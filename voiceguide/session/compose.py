@@ -27,7 +27,7 @@ from voiceguide.session.options import (
     closing_rest,
     parse_breath,
 )
-from voiceguide.session.plan import plan_session
+from voiceguide.session.plan import PHRASE_FALLBACK, plan_session
 from voiceguide.session.steps import Say, SpeechLength, Window, layout
 from voiceguide.session.timeline import Timeline
 from voiceguide.session.words import estimate_speech_seconds, join_words, number_words
@@ -203,5 +203,9 @@ def possible_lines(routine: Routine, catalog: Catalog, options: ComposeOptions |
                 lines[step.text] = None
             elif isinstance(step, Window):
                 lines.update((say.text, None) for _, say in step.events)
+    # the common cues take their wordings in turn, so which one a line gets moves with the doses: all of them
+    for pool in {**PHRASE_FALLBACK, **catalog.phrases}.values():
+        for template in pool:
+            lines.update((template.format(name=s.name), None) for s in stretches)
     return list(lines)
 

@@ -98,7 +98,7 @@ class _Planner:
 
     def pick(self, kind: str, **names: str) -> str:
         """The next phrasing of ``kind`` in turn: varied, and the same on every run."""
-        pool = self.phrases.get(kind) or _FALLBACK[kind]
+        pool = self.phrases.get(kind) or PHRASE_FALLBACK[kind]
         turn = self.turns.get(kind, 0)
         self.turns[kind] = turn + 1
         return pool[turn % len(pool)].format(**names)
@@ -291,7 +291,7 @@ class _Planner:
         out_at = 0.5 + max(self.options.breath_in, self.span(inhale) + SENTENCE_PAUSE_S)
         counting_at = self.countdown(hold)[0][0] if hold >= 6 else hold
         if out_at + self.span(exhale) + SENTENCE_PAUSE_S > counting_at:  # a short hold: the breath out in short
-            exhale = _FALLBACK["breathe_out"][0]
+            exhale = PHRASE_FALLBACK["breathe_out"][0]
         wanted.append((out_at, Say(exhale, "breath")))
         guided_end = out_at + max(self.options.breath_out, self.span(exhale) + SENTENCE_PAUSE_S)
         if level == "gentle":  # a second guided breath before the reminders
@@ -465,7 +465,7 @@ class _Planner:
                     self.cycle(stretch, dose, rep, k, side)
 
 
-_FALLBACK: dict[str, tuple[str, ...]] = {
+PHRASE_FALLBACK: dict[str, tuple[str, ...]] = {
     "breathe_in": ("Breathe in.",),
     "breathe_out": ("Breathe out.",),
     "hold": ("Hold.",),
