@@ -284,3 +284,14 @@ def test_a_tight_session_shortens_its_closing_rest_before_leaving_out_a_stretch(
     assert abs(tl.duration_s - target) <= 2
     rest = [c for c in tl.cues if c.role == "rest" and c.chapter is None][-1]
     assert CLOSING_REST_S[0] - 0.01 <= rest.duration_s < closing_rest(target)[0]
+
+
+@pytest.mark.parametrize("focus", ["lower-back", "hips", "neck"])
+def test_a_short_made_session_fits_whatever_its_draw(focus: str) -> None:
+    """Pauses make a stretch's shortest dose longer: a draw whose one stretch no longer fits the few
+    minutes asked for is replaced by another, never turned into an error."""
+    catalog = bundled()
+    for seed in range(60):
+        routine = make_routine(catalog, Request((focus,), 3.0, "any", "standard", (), seed))
+        timeline = compose(routine, catalog, ComposeOptions(3.0))
+        assert abs(timeline.duration_s - 180) <= 2, (seed, [i.stretch for i in routine.items])

@@ -142,6 +142,8 @@ def make_routine(catalog: Catalog, request: Request) -> Routine:
             elif len(chosen) > 1:
                 # too long even at its shortest: drop the stretch that serves the focus least
                 chosen.remove(min(chosen, key=lambda s: (_weight(s, request.focus), s.id)))
+            elif pool:  # a single stretch too long even at its shortest: another that serves the focus
+                chosen = [_draw(pool, rng)]
             else:
                 break
     assert last_error is not None
