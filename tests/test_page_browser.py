@@ -8,8 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from voiceguide.podcast.manifest import read_manifest
 from voiceguide.podcast.serve import PackServer, make_server
 
+from .browser import wait_for
 from .required import missing
 from .test_pack import build_tone_pack
 
@@ -78,15 +78,6 @@ def driver() -> Iterator[Any]:
         browser.quit()
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def episodes(folder: Path) -> list[Any]:

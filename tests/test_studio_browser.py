@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from .browser import wait_for as _wait_for
 from .processes import kill_started, needs_proc, start
 from .test_page_browser import CHROMEDRIVER, CHROMIUM
 from .test_serve import _read_until
@@ -74,15 +75,9 @@ def phone() -> Iterator[Any]:
         browser.quit()
 
 
+
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    return _wait_for(check, timeout, what, poll=0.05)
 
 
 def text(phone: Any, element_id: str) -> str:
