@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from voiceguide.sound import mp3
 from voiceguide.sound.crc16 import crc16, crc16_combine, crc16_of_run, frame_crcs
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.sound.mp3 import (
@@ -158,3 +161,44 @@ def test_crc_helpers_agree_with_the_plain_computation() -> None:
     assert crc16_combine(crc16(a), crc16(b), len(b)) == crc16(a + b)
     assert crc16_of_run([(a, 1), (z, 7), (b, 1)]) == crc16(a + z * 7 + b)
     assert frame_crcs([a, b, z, b]) == [crc16(a), crc16(b), crc16(z), crc16(b)]
+
+
+def test_ctrl_c_as_the_parts_folder_is_made_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interrupt landing between creating the parts' folder and noting it still has it removed
+    (it used to be left beside the output when Ctrl-C came right as encoding began)."""
+    real = mp3.make_temporary
+
+    def then_interrupted(path: Path, directory: bool = False) -> Path:
+        made = real(path, directory)
+        signal.raise_signal(signal.SIGINT)  # delivered at once unless held back
+        return made
+
+    monkeypatch.setattr(mp3, "make_temporary", then_interrupted)
+    pcm, spans = synthetic_session(5)
+    before = threading.active_count()
+    with pytest.raises(KeyboardInterrupt):
+        encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "out.mp3", 64, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert threading.active_count() == before
+
+
+def test_ctrl_c_as_each_part_starts_stops_every_part_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However the parts' threads are caught by an interrupt, each is stopped and joined, and the
+    folder they wrote into goes."""
+    started: list[threading.Thread] = []
+
+    class Interrupted(threading.Thread):
+        def start(self) -> None:
+            super().start()
+            started.append(self)
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(mp3.threading, "Thread", Interrupted)
+    pcm, spans = synthetic_session(6)
+    with pytest.raises(KeyboardInterrupt):
+        encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "out.mp3", 64, 3)
+    assert started, "the parts were encoded in parallel"
+    assert not any(t.is_alive() for t in started)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -20,6 +20,8 @@ import feedparser
 import pytest
 import yaml
 
+from voiceguide.signals import stops_held
+
 from .processes import group_ends, kill_started, needs_proc, start, temporaries, wait_until
 
 pytestmark = [needs_proc, pytest.mark.ffmpeg]
@@ -156,3 +158,20 @@ def test_what_a_killed_pack_build_left_is_removed_by_the_next_build(tmp_path: Pa
     assert done.returncode == 0, err
     assert temporaries(tmp_path / "pk") == []
     assert_pack_consistent(tmp_path / "pk")
+
+
+def test_stops_held_delivers_a_signal_once_the_block_is_whole() -> None:
+    """A Ctrl-C during a held block does not cut it in two; it arrives as the block ends, even when
+    the block itself fails."""
+    steps: list[str] = []
+    with pytest.raises(KeyboardInterrupt), stops_held():
+        signal.raise_signal(signal.SIGINT)
+        steps.append("finished the block")
+    assert steps == ["finished the block"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt), stops_held():
+        signal.raise_signal(signal.SIGINT)
+        raise ValueError("the block failed")
+    with stops_held():
+        steps.append("nothing pending")
+    assert steps[-1] == "nothing pending"

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from voiceguide.errors import OutputPathError
+from voiceguide.signals import stops_held
 
 STDOUT = "-"
 """The output name that means standard output."""
@@ -109,18 +110,20 @@ def staged_outputs(paths: Sequence[Path]) -> Iterator[list[Path]]:
     try:
         try:
             for path in paths:
-                if is_special(path):
-                    private = private or Path(tempfile.mkdtemp(prefix="voiceguide-"))
-                    temps.append(private / f"{len(temps)}.part")
-                    temps[-1].touch()
-                else:
-                    remove_stale_temporaries(_target(path).parent)
-                    temps.append(make_temporary(_target(path)))
+                with stops_held():  # each temporary is noted for the clean-up as it is made
+                    if is_special(path):
+                        private = private or Path(tempfile.mkdtemp(prefix="voiceguide-"))
+                        temps.append(private / f"{len(temps)}.part")
+                        temps[-1].touch()
+                    else:
+                        remove_stale_temporaries(_target(path).parent)
+                        temps.append(make_temporary(_target(path)))
             yield temps
             for tmp, path in zip(temps, paths, strict=True):
                 if is_special(path):
                     _write_into(path, tmp)
-            _rename_all([(tmp, path) for tmp, path in zip(temps, paths, strict=True) if not is_special(path)])
+            with stops_held():  # the renames are quick; an interrupt must not land between two of them
+                _rename_all([(tmp, path) for tmp, path in zip(temps, paths, strict=True) if not is_special(path)])
         except OSError as e:
             failed = e.filename if isinstance(e.filename, str) and not e.filename.endswith(".part") else None
             raise OutputPathError(f"{_short(Path(failed)) if failed else ', '.join(map(str, paths))}: "

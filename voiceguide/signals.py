@@ -46,6 +46,43 @@ STOPPING = (signal.SIGINT, *STOP_SIGNALS)
 
 
 @contextlib.contextmanager
+def _stops_kept(pending: list[int]) -> Iterator[None]:
+    """Record Ctrl-C and the stop signals in ``pending`` for the block instead of acting on them."""
+    handlers = {sig: signal.getsignal(sig) for sig in STOPPING}
+    for sig, handler in handlers.items():
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(sig, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def stops_held() -> Iterator[None]:
+    """Hold Ctrl-C and the stop signals back for a short block that must not be cut in two.
+
+    Setting up or tearing down work that leaves something behind (a folder of temporaries and the
+    threads writing into it) must happen whole: an interrupt between creating the folder and
+    recording it, or between starting a thread and noting it, would leave the folder or the
+    thread unknown to the clean-up. A signal that arrives meanwhile is delivered when the block
+    ends. Outside the main thread (where no signal handler runs) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    try:
+        with _stops_kept(pending):
+            yield
+    finally:
+        if pending:
+            signal.raise_signal(pending[0])
+
+
+@contextlib.contextmanager
 def children_start_deaf() -> Iterator[None]:
     """Start child processes with Ctrl-C and the stop signals held back, in them and in this process.
 
@@ -58,18 +95,14 @@ def children_start_deaf() -> Iterator[None]:
         yield
         return
     pending: list[int] = []
-    handlers = {sig: signal.getsignal(sig) for sig in STOPPING}
-    for sig, handler in handlers.items():
-        if handler not in (signal.SIG_IGN, None):
-            signal.signal(sig, lambda signum, frame: pending.append(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
     try:
-        yield
+        with _stops_kept(pending):
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+            try:
+                yield
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        for sig, handler in handlers.items():
-            if handler is not None:
-                signal.signal(sig, handler)
         if pending:
             signal.raise_signal(pending[0])
 

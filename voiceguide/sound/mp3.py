@@ -34,6 +34,7 @@ from pathlib import Path
 
 from voiceguide.errors import AudioError
 from voiceguide.fileio import make_temporary
+from voiceguide.signals import stops_held
 from voiceguide.sound.crc16 import crc16_of_run
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.sound.frames import frame_size, read_frames, read_tag, split_frames, stands_alone, write_tag
@@ -338,38 +339,43 @@ def _encode_parts(
                 raise _Stopped
             yield chunk
 
-    tmp = make_temporary(path, directory=True)
+    tmp: Path | None = None
+    threads: list[threading.Thread] = []
+    failures: list[BaseException] = []
     try:
-        outputs = [tmp / f"part{i}.mp3" for i in range(len(parts))]
-        failures: list[BaseException] = []
+        with stops_held():  # the folder and every thread writing into it are known to the clean-up
+            tmp = make_temporary(path, directory=True)
+            outputs = [tmp / f"part{i}.mp3" for i in range(len(parts))]
 
-        def run(i: int) -> None:
-            try:
-                encode_stream(stoppable(parts[i]), outputs[i], bitrate_kbps, reservoir=False)
-            except BaseException as e:  # reported on the main thread
-                failures.append(e)
-                stop.set()
+            def run(i: int) -> None:
+                try:
+                    encode_stream(stoppable(parts[i]), outputs[i], bitrate_kbps, reservoir=False)
+                except BaseException as e:  # reported on the main thread
+                    failures.append(e)
+                    stop.set()
 
-        threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(parts))]
+            for i in range(1, len(parts)):
+                thread = threading.Thread(target=run, args=(i,), daemon=True)
+                thread.start()
+                threads.append(thread)
         try:
-            for t in threads:
-                t.start()
             encode_stream(stoppable(parts[0]), outputs[0], bitrate_kbps, reservoir=False)
             for t in threads:
                 t.join()
-        except BaseException as e:
-            stop.set()
-            for t in threads:
-                if t.is_alive():
-                    t.join()
-            if isinstance(e, _Stopped) and failures:
+        except _Stopped:
+            if failures:
                 raise failures[0] from None
             raise
         if failures:
             raise failures[0]
         _join(parts, outputs, cuts, silence, path)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with stops_held():  # a second Ctrl-C cannot cut the clean-up short
+            stop.set()
+            for t in threads:
+                t.join()
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
     # the silence put back, and what each join leaves to the encoders' delay and padding, count
     # as encoded too: progress ends at the session's length
     counted(total - sum(b - a for a, b in (part.input_span for part in parts)))
