@@ -5,6 +5,9 @@ as many workers as the machine has room for."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,8 +132,38 @@ def test_default_jobs_follow_the_idle_cores_and_free_memory(
 ) -> None:
     monkeypatch.setattr(cores, "usable_cores", lambda: 4)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(cores, "runnable_now", lambda: load)  # work that goes on shows in both
     monkeypatch.setattr(cores, "available_memory_mb", lambda: memory)
     assert cores.default_jobs(each, shared) == expected
+
+
+@pytest.mark.parametrize(("average", "now", "expected"), [(2.6, 0.0, 4), (2.6, None, 1), (0.5, 3.0, 4), (3.0, 2.0, 2)])
+def test_work_that_has_ended_does_not_hold_the_workers_back(
+    monkeypatch: pytest.MonkeyPatch, average: float, now: float | None, expected: int
+) -> None:
+    """The load average still counts a render that ended seconds ago; the tasks runnable now do not."""
+    monkeypatch.setattr(cores, "usable_cores", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (average, average, average))
+    monkeypatch.setattr(cores, "runnable_now", lambda: now)
+    monkeypatch.setattr(cores, "available_memory_mb", lambda: None)
+    assert cores.default_jobs() == expected
+
+
+def test_the_tasks_runnable_now_are_read_from_the_system() -> None:
+    """On Linux the count is there, and two processes spinning are counted as other work."""
+    if not os.path.exists("/proc/loadavg"):
+        assert cores.runnable_now() is None
+        return
+    assert (cores.runnable_now() or 0.0) >= 0
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.3)  # both started and spinning: runnable whether or not a core is free for them
+        busy = max(cores.runnable_now() or 0.0 for _ in range(3))
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    assert busy >= 2
 
 
 def test_pcm_goes_to_the_encoder_in_whole_blocks() -> None:

@@ -8,6 +8,12 @@ run on, less the load other work puts on them, and no more than the available me
 from __future__ import annotations
 
 import os
+import statistics
+import time
+
+RUNNABLE_SAMPLES = 5
+"""Looks at the tasks runnable right now, a few milliseconds apart (their median is kept)."""
+RUNNABLE_EVERY_S = 0.004
 
 
 def usable_cores() -> int:
@@ -41,12 +47,40 @@ def default_jobs(memory_mb_each: float = 0.0, shared: bool = False) -> int:
     cores = usable_cores()
     jobs = cores
     if not shared:
-        try:
-            busy = os.getloadavg()[0]
-        except (OSError, AttributeError):
-            busy = 0.0
-        jobs = max(1, min(cores, round(cores - busy)))
+        jobs = max(1, min(cores, round(cores - other_work())))
     memory = available_memory_mb()
     if memory is not None and memory_mb_each > 0:
         jobs = min(jobs, max(1, int(memory // memory_mb_each)))
     return jobs
+
+
+def other_work() -> float:
+    """Cores other work keeps busy now: the one-minute load average, unless the tasks runnable at
+    this moment say less.
+
+    The average still counts work that ended seconds ago, such as this process's own previous
+    render (one episode of a pack after another), which would leave every later one a single
+    worker on an idle machine; work that goes on shows in both.
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        load = 0.0
+    now = runnable_now()
+    return load if now is None else min(load, now)
+
+
+def runnable_now() -> float | None:
+    """Other tasks runnable at this moment (Linux's /proc/loadavg, less this reader), as the
+    median of a few looks; None where the system does not say."""
+    counts: list[int] = []
+    for i in range(RUNNABLE_SAMPLES):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as f:
+                running = int(f.read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        counts.append(max(0, running - 1))
+        if i + 1 < RUNNABLE_SAMPLES:
+            time.sleep(RUNNABLE_EVERY_S)
+    return float(statistics.median(counts))
