@@ -98,16 +98,34 @@ Point = tuple[float, int, "float | None"]
 """Where fitting looks: (reps-and-holds scale, rung of the set ladder, separate hold scale or None)."""
 
 
+BISECT_SETTLED_S = 0.005
+"""A bracket whose two ends give session lengths this close holds nothing a finer search would find."""
+BISECT_WIDTH = 1e-4
+"""A bracket this narrow (on scales of -1 to 1) moves a hold by a few milliseconds at most: where
+the length jumps (a whole repetition or set), halving further only closes in on the jump, and the
+closing rest takes up what is left."""
+
+
 def _bisect(
     total: Callable[[float], float], lo: float, hi: float, target: float, steps: int = 30
 ) -> tuple[float, float]:
-    """Narrow [lo, hi] around where the non-decreasing ``total`` crosses ``target``."""
+    """Narrow [lo, hi] around where the non-decreasing ``total`` crosses ``target``.
+
+    Stops early once both ends are measured and their totals are within :data:`BISECT_SETTLED_S`
+    (every point between gives a total between them), or once the bracket is :data:`BISECT_WIDTH`
+    wide: further halving only costs builds.
+    """
+    at_lo: float | None = None
+    at_hi: float | None = None
     for _ in range(steps):
         mid = (lo + hi) / 2
-        if total(mid) <= target:
-            lo = mid
+        value = total(mid)
+        if value <= target:
+            lo, at_lo = mid, value
         else:
-            hi = mid
+            hi, at_hi = mid, value
+        if hi - lo <= BISECT_WIDTH or (at_lo is not None and at_hi is not None and at_hi - at_lo <= BISECT_SETTLED_S):
+            break
     return lo, hi
 
 
