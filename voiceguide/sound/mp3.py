@@ -120,12 +120,20 @@ def shortened_span(ranges: list[tuple[int, int]], begin: int, end: int) -> Itera
 # --------------------------------------------------------------------------- encoding
 
 
-def encode_stream(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, reservoir: bool = True) -> None:
+def encode_stream(
+    chunks: Iterator[bytes],
+    path: Path,
+    bitrate_kbps: int,
+    reservoir: bool = True,
+    abandon: threading.Event | None = None,
+) -> None:
     """Stream PCM chunks through ffmpeg's libmp3lame into ``path`` (mono, CBR, with an Info tag).
 
     An ffmpeg that stops taking input, or does not finish once the input ends, for
     :func:`stall_timeout` seconds is killed; one that reports success but wrote no MP3 is an error.
-    However this ends, no ffmpeg is left running.
+    Once ``abandon`` is set (another part failed, or the run was interrupted) ffmpeg is killed at
+    once, even while a write to it is blocked, and :class:`_Stopped` is raised. However this ends,
+    no ffmpeg is left running.
     """
     cmd = [
         ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
@@ -137,7 +145,7 @@ def encode_stream(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, reserv
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
         assert proc.stdin is not None
-        watch = _Watchdog(proc, stall_s)
+        watch = _Watchdog(proc, stall_s, abandon)
         try:
             try:
                 for block in _blocks(chunks):
@@ -155,6 +163,8 @@ def encode_stream(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, reserv
             raise
         finally:
             watch.stop()
+        if watch.abandoned:
+            raise _Stopped
         if watch.stalled:
             raise AudioError(f"ffmpeg made no progress for {stall_s:g} s and was stopped (is it wedged?)")
         if code != 0:
@@ -191,13 +201,18 @@ def _signal_name(signum: int) -> str:
 
 
 class _Watchdog:
-    """Kills a process that keeps the caller waiting (in :meth:`waiting`) longer than ``limit_s``."""
+    """Kills a process that keeps the caller waiting (in :meth:`waiting`) longer than ``limit_s``,
+    or at once when ``abandon`` is set."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], limit_s: float) -> None:
+    ABANDON_POLL_S = 0.05
+
+    def __init__(self, proc: subprocess.Popen[bytes], limit_s: float, abandon: threading.Event | None = None) -> None:
         self.proc = proc
         self.limit_s = limit_s
+        self.abandon = abandon
         self.since: float | None = None
         self.stalled = False
+        self.abandoned = False
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
@@ -211,7 +226,14 @@ class _Watchdog:
             self.since = None
 
     def _watch(self) -> None:
-        while not self._done.wait(min(1.0, self.limit_s / 4)):
+        poll = min(1.0, self.limit_s / 4)
+        if self.abandon is not None:
+            poll = min(poll, self.ABANDON_POLL_S)
+        while not self._done.wait(poll):
+            if self.abandon is not None and self.abandon.is_set():
+                self.abandoned = True
+                self.proc.kill()
+                return
             since = self.since
             if since is not None and time.monotonic() - since > self.limit_s:
                 self.stalled = True
@@ -349,7 +371,7 @@ def _encode_parts(
 
             def run(i: int) -> None:
                 try:
-                    encode_stream(stoppable(parts[i]), outputs[i], bitrate_kbps, reservoir=False)
+                    encode_stream(stoppable(parts[i]), outputs[i], bitrate_kbps, reservoir=False, abandon=stop)
                 except BaseException as e:  # reported on the main thread
                     failures.append(e)
                     stop.set()
@@ -359,7 +381,7 @@ def _encode_parts(
                 thread.start()
                 threads.append(thread)
         try:
-            encode_stream(stoppable(parts[0]), outputs[0], bitrate_kbps, reservoir=False)
+            encode_stream(stoppable(parts[0]), outputs[0], bitrate_kbps, reservoir=False, abandon=stop)
             for t in threads:
                 t.join()
         except _Stopped:
