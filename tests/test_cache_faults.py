@@ -99,3 +99,44 @@ def test_a_full_disk_leaves_no_temporary_in_the_cache(tmp_path: Path) -> None:
     assert out.stderr.strip().splitlines() == ["Error: ffmpeg failed to encode the MP3 (ended by SIGXFSZ)"]
     left = [p.name for p in tmp_path.rglob("*") if p.is_file()]
     assert left == [], left
+
+
+def test_a_cache_read_asks_for_what_the_file_holds_not_the_largest_clip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading an entry used to ask for 80 MB (the largest clip) every time; it asks for the file's
+    size, yet still reads a file that grew after it was measured, up to the limit."""
+    from voiceguide import fileio
+
+    path = tmp_path / "entry"
+    path.write_bytes(b"x" * 5000)
+    asked: list[int] = []
+    real_fdopen = os.fdopen
+
+    def watched_fdopen(fd: int, mode: str = "r") -> object:
+        f = real_fdopen(fd, mode)
+        real_read = f.read
+
+        class Reader:
+            def read(self, n: int = -1) -> bytes:
+                asked.append(n)
+                return real_read(n)
+
+            def __enter__(self) -> Reader:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                f.close()
+
+        return Reader()
+
+    monkeypatch.setattr(fileio.os, "fdopen", watched_fdopen)
+    assert fileio.read_regular(path, 80 << 20) == b"x" * 5000
+    assert asked == [5001]
+    assert fileio.read_regular(path, 100) == b"x" * 100
+    asked.clear()
+    real_fstat = os.fstat
+    monkeypatch.setattr(fileio.os, "fstat", lambda fd: os.stat_result((*real_fstat(fd)[:6], 10, *real_fstat(fd)[7:])))
+    assert fileio.read_regular(path, 80 << 20) == b"x" * 5000  # measured at 10 bytes, then grown
+    assert asked == [11, (80 << 20) - 11]
+    assert fileio.read_regular(path) == b"x" * 5000

@@ -268,11 +268,18 @@ def read_regular(path: Path, limit: int = -1) -> bytes:
     OSError at once instead of blocking or reading forever."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         os.set_blocking(fd, True)
+        # asking for the whole limit would allocate it (80 MB for a clip) on every read: ask for
+        # the file's size and one byte more, and for the rest only if it grew meanwhile
+        want = limit if limit < 0 else min(limit, info.st_size + 1)
         with os.fdopen(os.dup(fd), "rb") as f:
-            return f.read(limit)
+            data = f.read(want)
+            if 0 <= want < limit and len(data) == want:
+                data += f.read(limit - want)
+            return data
     finally:
         os.close(fd)
 
