@@ -159,8 +159,8 @@ def moving_min(x: np.ndarray, radius: int) -> np.ndarray:
     blocks = padded[: (len(padded) // w) * w].reshape(-1, w)
     prefix = np.minimum.accumulate(blocks, axis=1).ravel()
     suffix = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
-    i = np.arange(len(x))
-    return np.asarray(np.minimum(suffix[i], prefix[i + w - 1]))
+    n = len(x)  # slices, not index arrays: the same values without two more arrays of the clip's length
+    return np.asarray(np.minimum(suffix[:n], prefix[w - 1 : w - 1 + n]))
 
 
 def moving_mean(x: np.ndarray, radius: int) -> np.ndarray:
