@@ -171,3 +171,26 @@ def test_pcm_goes_to_the_encoder_in_whole_blocks() -> None:
     blocks = list(_blocks(iter(chunks)))
     assert b"".join(blocks) == b"".join(chunks)
     assert all(len(b) >= WRITE_BYTES for b in blocks[:-1]) and len(blocks) < len(chunks) / 50
+
+
+@pytest.mark.parametrize(
+    ("engine", "memory", "load", "expected"),
+    [("piper", 1000.0, 0.0, 2), ("pyttsx3", 1000.0, 0.0, 4), ("piper", 1000.0, 3.0, 1), ("tone", None, 0.0, 4),
+     ("piper", 300.0, 0.0, 1)],
+)  # fmt: skip
+def test_pack_episodes_at_once_follow_idle_cores_and_free_memory(
+    monkeypatch: pytest.MonkeyPatch, engine: str, memory: float | None, load: float, expected: int
+) -> None:
+    """A Piper episode holds a voice of its own (about 400 MB): a pack renders no more of them at
+    once than the free memory holds, nor more than the idle cores run."""
+    from voiceguide.podcast.workers import episode_workers
+    from voiceguide.voice.engines import engine_factory
+
+    monkeypatch.setattr(cores, "usable_cores", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(cores, "runnable_now", lambda: load)
+    monkeypatch.setattr(cores, "available_memory_mb", lambda: memory)
+    factory = engine_factory(engine)
+    assert episode_workers(0, 9, factory) == expected
+    assert episode_workers(0, 1, factory) == 1
+    assert episode_workers(3, 9, factory) == 3  # asked for: as asked

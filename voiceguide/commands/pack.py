@@ -102,7 +102,7 @@ def pack() -> None:
 @click.option("--base-url", default=None, metavar="URL",
               help=f"Where the folder will be published; enclosure URLs start with it (default: {DEFAULT_BASE_URL}).")
 @click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0,
-              help="Episodes rendered at once (default: one per core).")
+              help="Episodes rendered at once (default: as many as the idle cores and free memory hold).")
 @click.option("--force", is_flag=True, help="Render every episode again, even those up to date.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the speech clip cache.")
 @engine_option

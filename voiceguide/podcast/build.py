@@ -107,7 +107,7 @@ def build_pack(
 
     ``voice_id`` is the pack's voice already resolved to an installed voice id (resolving needs
     the engine, which the caller has). ``jobs`` is the number of episodes rendered at once
-    (0: one per core).
+    (0: as many as the idle cores and free memory hold).
     """
     started = time.perf_counter()
     factory = factory or engine_factory()

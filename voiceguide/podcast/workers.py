@@ -30,6 +30,7 @@ from voiceguide.podcast.feed import ShowInfo, chapters_document
 from voiceguide.session.compose import ComposeOptions
 from voiceguide.signals import STOP_SIGNALS, children_start_deaf, hear_signals
 from voiceguide.sound.audio import AudioOptions, Tags
+from voiceguide.voice.cores import default_jobs
 from voiceguide.voice.engines import EngineFactory, VoiceSettings
 
 EpisodeProgress = Callable[[str, str, float, float], None]
@@ -222,6 +223,17 @@ def _render_job(job: RenderJob, progress: EpisodeProgress | None = None) -> Rend
             queued.flush()
 
 
+RENDER_MEMORY_MB = 130.0
+"""Peak memory of one episode's render where its engine does not say (as much as pyttsx3's)."""
+
+
+def episode_workers(jobs: int, episodes: int, factory: EngineFactory) -> int:
+    """Episodes to render at once: ``jobs`` if given, else as many as the idle cores and the free
+    memory hold (a Piper episode holds a voice of its own), never more than there are episodes."""
+    each = float(getattr(factory, "render_memory_mb", RENDER_MEMORY_MB))
+    return max(1, min(jobs or default_jobs(each), episodes))
+
+
 def render_all(jobs_list: list[RenderJob], jobs: int, record: Callable[[Rendered], None],
                progress: EpisodeProgress | None) -> None:
     """Render the jobs: in this process when one worker is enough, else in a spawn process pool.
@@ -232,7 +244,7 @@ def render_all(jobs_list: list[RenderJob], jobs: int, record: Callable[[Rendered
     """
     if not jobs_list:
         return
-    workers = min(jobs or (os.cpu_count() or 1), len(jobs_list))
+    workers = episode_workers(jobs, len(jobs_list), jobs_list[0].factory)
     if workers == 1:
         for job in jobs_list:
             record(_checked(job, functools.partial(_render_job, job, progress)))

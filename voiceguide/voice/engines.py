@@ -81,6 +81,10 @@ def espeak_rate(rate_wpm: int) -> int:
 class Pyttsx3Engine:
     """pyttsx3: eSpeak NG through pyttsx3's binding on Linux, the system's voices elsewhere."""
 
+    render_memory_mb = 130.0
+    """Peak memory of one render with one job (the render and its worker), as measured for
+    :attr:`voiceguide.voice.piper.PiperEngine.render_memory_mb`."""
+
     @staticmethod
     def describe(settings: VoiceSettings | None = None) -> str:
         """The identity for cache keys: pyttsx3's version and which eSpeak NG or native driver."""

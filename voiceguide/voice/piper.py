@@ -173,6 +173,9 @@ class PiperEngine:
     thread_safe = True
     lane_memory_mb = 160.0
     """Working memory of one more thread synthesizing, for choosing how many to run."""
+    render_memory_mb = 400.0
+    """Peak memory of one render with one job (the render and its worker holding the voice), as
+    ``scripts/bench_lean.py``'s sampler measured it: for choosing how many pack episodes to render at once."""
 
     @staticmethod
     def describe(settings: VoiceSettings) -> str:
