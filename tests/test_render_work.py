@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.fake_engines import FlakySharedEngine, SharedToneEngine
@@ -194,3 +195,34 @@ def test_pack_episodes_at_once_follow_idle_cores_and_free_memory(
     assert episode_workers(0, 9, factory) == expected
     assert episode_workers(0, 1, factory) == 1
     assert episode_workers(3, 9, factory) == 3  # asked for: as asked
+
+
+def test_session_loudness_from_hops_is_the_loudness_from_bins() -> None:
+    """Summing each sound's bins straight into 100 ms hops measures the same loudness as laying
+    every bin out, for sounds placed at any bin and of any length."""
+    from voiceguide.voice import level
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n_bins = int(rng.integers(100, 20000))
+        bins = np.zeros(n_bins + 400)
+        hops = np.zeros(n_bins // level.HOP_BINS + 400 // level.HOP_BINS + 3)
+        for _ in range(int(rng.integers(1, 30))):
+            energy = (rng.random(int(rng.integers(1, 300))) * rng.choice([1e-6, 1e-2, 1.0])).astype(np.float32)
+            first = int(rng.integers(0, n_bins))
+            bins[first : first + len(energy)] += energy
+            hop, sums = level.hop_sums(energy, first)
+            hops[hop : hop + len(sums)] += sums
+        from_bins, from_hops = level.session_loudness(bins), level.loudness_of_hops(hops)
+        assert from_bins == pytest.approx(from_hops, abs=1e-9) or (np.isinf(from_bins) and np.isinf(from_hops))
+
+
+def test_a_cached_clips_energy_does_not_hold_its_samples(tmp_path: Path) -> None:
+    """A session keeps every spoken line's energy; a view into the cache entry would keep the
+    line's samples alive with it, growing memory with the session's length."""
+    cache = ClipCache(tmp_path)
+    clip = Clip(np.arange(-3000, 3000, dtype=np.int16), np.ones(41, dtype=np.float32), 0.5)
+    assert cache.put("k" * 64, clip)
+    back = cache.get("k" * 64)
+    assert back is not None and np.array_equal(back.energy, clip.energy)
+    assert back.energy.flags.owndata

@@ -292,14 +292,18 @@ class SessionAudio:
                 yield round(cue.start_s * SAMPLE_RATE), key
 
     def _measure(self, energies: dict[str, np.ndarray]) -> float:
-        """Integrated loudness of the session from each clip's energy bins where it plays."""
+        """Integrated loudness of the session from each clip's energy bins where it plays.
+
+        The bins are summed straight into 100 ms hops (the loudness blocks' step), so what this
+        holds is one number per 100 ms of session, whatever the length.
+        """
+        hop = level.ENERGY_BIN * level.HOP_BINS
         longest = max((len(e) for e in energies.values()), default=0)
-        bins = np.zeros(self.total_samples // level.ENERGY_BIN + longest + 2)
+        hops = np.zeros(self.total_samples // hop + longest // level.HOP_BINS + 3)
         for start, key in self.placed():
-            energy = energies[key]
-            first = round(start / level.ENERGY_BIN)
-            bins[first : first + len(energy)] += energy
-        return level.session_loudness(bins)
+            first, sums = level.hop_sums(energies[key], round(start / level.ENERGY_BIN))
+            hops[first : first + len(sums)] += sums
+        return level.loudness_of_hops(hops)
 
     def _duck_spans(self) -> list[tuple[int, int]]:
         """Where the music is held down: every spoken line, with gaps shorter than two ramps merged."""

@@ -61,6 +61,27 @@ def finish(x: np.ndarray, ceiling: float, gain: float = 1.0) -> tuple[np.ndarray
     return pcm, energy_bins(limited), peak + 1 / 32768  # rounding moves a peak by half a step at most
 
 
+def hop_sums(energy: np.ndarray, first_bin: int) -> tuple[int, np.ndarray]:
+    """A sound's energy bins, placed from bin ``first_bin`` of a session, summed per loudness hop
+    (:data:`HOP_BINS` bins): (the first hop it reaches, the sums of the hops it covers)."""
+    first_hop, offset = divmod(first_bin, HOP_BINS)
+    cuts = np.arange((HOP_BINS - offset) % HOP_BINS, len(energy), HOP_BINS)
+    if len(cuts) == 0 or cuts[0] != 0:
+        cuts = np.concatenate(([0], cuts))
+    return first_hop, np.add.reduceat(energy.astype(np.float64), cuts)
+
+
+def loudness_of_hops(hops: np.ndarray) -> float:
+    """Integrated loudness (LUFS) of a session from its energy summed per hop: each 400 ms block
+    is four hops, so the session needs one number per 100 ms, not one per bin."""
+    per_block = BLOCK_BINS // HOP_BINS
+    if len(hops) < per_block:
+        hops = np.concatenate((hops, np.zeros(per_block - len(hops))))
+    cs = np.concatenate(([0.0], np.cumsum(hops, dtype=np.float64)))
+    block = (cs[per_block:] - cs[:-per_block]) / (BLOCK_BINS * ENERGY_BIN)
+    return dsp.integrated_loudness(block)
+
+
 def session_loudness(placed_energy: np.ndarray) -> float:
     """Integrated loudness (LUFS) of a session from its energy bins laid end to end."""
     if len(placed_energy) < BLOCK_BINS:

@@ -217,7 +217,9 @@ def _decode_entry(data: bytes) -> Clip | None:
     if _digest(struct.pack("<IIf", samples, bins, peak), body) != digest:
         return None
     pcm = np.frombuffer(data, dtype="<i2", count=samples, offset=_HEADER.size)
-    energy = np.frombuffer(data, dtype="<f4", count=bins, offset=_HEADER.size + 2 * samples)
+    # a copy: a view would keep the whole entry (the samples too) alive for as long as the energy
+    # is held, which a session does for every line it speaks
+    energy = np.frombuffer(data, dtype="<f4", count=bins, offset=_HEADER.size + 2 * samples).copy()
     if not (math.isfinite(peak) and 0 < peak <= MAX_PEAK) or not bool(np.all(np.isfinite(energy) & (energy >= 0))):
         return None
     return Clip(pcm, energy, peak)
