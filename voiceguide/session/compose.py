@@ -128,16 +128,16 @@ def _compose(
             routine, stretches, doses, options, length, minutes_said=minutes_said, rest_s=rest_s, changes=changes,
             phrases=catalog.phrases,
         )
-        return (*layout(steps, length), doses)
+        return Built(*layout(steps, length), doses)
 
     if target_min is None:
-        _, _, estimate, _ = build((0.0, base, None), 1.0, CLOSING_REST_S[0])
+        estimate = build((0.0, base, None), 1.0, CLOSING_REST_S[0]).length_s
         if estimate > MAX_SESSION_MINUTES * 60:  # a limit on what is rendered, checked before building it
             minutes, seconds = divmod(round(estimate), 60)
             raise FitError(f"'{routine.title}' would last {minutes}:{seconds:02d}; a session lasts at most "
                            f"{MAX_SESSION_MINUTES} min. Ask for fewer minutes (--minutes) or fewer stretches.")
         rest = closing_rest(estimate)[0]
-        _, _, estimate, _ = build((0.0, base, None), estimate / 60.0, rest)
+        estimate = build((0.0, base, None), estimate / 60.0, rest).length_s
         cues, chapters, total, doses = build((0.0, base, None), estimate / 60.0, rest)
     else:
         pinned = any(i.hold is not None or i.reps is not None or i.sets is not None for i in items)

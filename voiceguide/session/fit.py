@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from voiceguide.catalog.types import Range, RoutineItem, Stretch
 from voiceguide.errors import FitError
@@ -93,7 +94,14 @@ def _ladder_index(t: float, rungs: int, base: int) -> int:
 
 
 
-Built = tuple[list[Cue], list[Chapter], float, list[Dose]]
+class Built(NamedTuple):
+    """One trial session: what fitting compares and, for the one it keeps, what it returns."""
+
+    cues: list[Cue]
+    chapters: list[Chapter]
+    length_s: float
+    """The session's length in seconds, the figure fitting steers."""
+    doses: list[Dose]
 Point = tuple[float, int, "float | None"]
 """Where fitting looks: (reps-and-holds scale, rung of the set ladder, separate hold scale or None)."""
 
@@ -150,7 +158,7 @@ def fit_doses(
     kept = " with the numbers the routine pins kept as written" if pinned else ""
 
     def length(point: Point, rest: float = low_rest) -> float:
-        return build(point, minutes, rest)[2]
+        return build(point, minutes, rest).length_s
 
     def on_path(t: float) -> Point:
         return (max(-1.0, min(1.0, t)), _ladder_index(t, rungs, base), None)
@@ -174,9 +182,9 @@ def fit_doses(
         nonlocal best
         rest = max(low_rest, min(high_rest, low_rest + target - length(point)))
         built = build(point, minutes, rest)
-        if best is None or abs(built[2] - target) < abs(best[2] - target):
+        if best is None or abs(built.length_s - target) < abs(best.length_s - target):
             best = built
-        return abs(best[2] - target) <= 0.01
+        return abs(best.length_s - target) <= 0.01
 
     def on_rung(rung: int, inner: float | None = None) -> bool:
         """Bisect holds and reps together on one rung, or holds alone with reps fixed at ``inner``."""
@@ -197,10 +205,10 @@ def fit_doses(
         if on_rung(rung):
             return best  # type: ignore[return-value]
     assert best is not None
-    if abs(best[2] - target) > FIT_TOLERANCE_S:
+    if abs(best.length_s - target) > FIT_TOLERANCE_S:
         raise FitError(
-            f"'{title}' cannot land on {minutes:g} min: the nearest it gets is {_mmss(best[2])} "
-            f"({best[2] - target:+.0f} s), because repetitions and sets come in whole steps. "
+            f"'{title}' cannot land on {minutes:g} min: the nearest it gets is {_mmss(best.length_s)} "
+            f"({best.length_s - target:+.0f} s), because repetitions and sets come in whole steps. "
             "Try a minute more or less."
         )
     return best
