@@ -173,10 +173,14 @@ def _compose(
 
 def adapted(routine: Routine, catalog: Catalog, options: ComposeOptions) -> tuple[Routine, list[str]]:
     """The routine with ``options.avoid`` and the routine's own ``avoid`` applied, and the lines
-    that say what it spares."""
+    that say what it spares.
+
+    Every avoided tag is said, whether or not a stretch had to be swapped for it: a person who
+    asked for nothing kneeling hears that nothing kneels, also in a routine made that way.
+    """
     tags = tuple(dict.fromkeys((*routine.avoid, *options.avoid)))
-    routine, changes = avoid_cautions(routine, catalog, tags)
-    return routine, spared_lines([t for t in tags if any(t in c.tags for c in changes)])
+    routine, _ = avoid_cautions(routine, catalog, tags)
+    return routine, spared_lines(list(tags))
 
 
 def possible_lines(routine: Routine, catalog: Catalog, options: ComposeOptions | None = None) -> list[str]:
