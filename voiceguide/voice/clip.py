@@ -64,12 +64,12 @@ def decode_audio(data: bytes) -> np.ndarray:
                 pcm = pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
             return _resample(pcm, rate)
     if data[:4] in (b"RIFF", b"FORM"):
+        from voiceguide.sound.ffmpeg import configure_pydub
+
+        configure_pydub()  # first: it imports pydub without the warning about a missing system ffmpeg
         from pydub import AudioSegment
         from pydub.exceptions import CouldntDecodeError
 
-        from voiceguide.sound.ffmpeg import configure_pydub
-
-        configure_pydub()
         fmt, codec = ("wav", None) if data[:4] == b"RIFF" else ("aiff", "pcm_s16be")
         try:
             segment = AudioSegment.from_file(io.BytesIO(data), format=fmt, codec=codec)
