@@ -175,12 +175,15 @@ def adapted(routine: Routine, catalog: Catalog, options: ComposeOptions) -> tupl
     """The routine with ``options.avoid`` and the routine's own ``avoid`` applied, and the lines
     that say what it spares.
 
-    Every avoided tag is said, whether or not a stretch had to be swapped for it: a person who
-    asked for nothing kneeling hears that nothing kneels, also in a routine made that way.
+    A tag the routine itself avoids (one made with ``make --avoid``) is always said: the routine
+    was made for it, so nothing had to be swapped, and the person still hears that nothing kneels.
+    A tag asked of an existing routine is said where it changed something, so an episode it
+    leaves as it was stays as it was.
     """
+    own = set(routine.avoid)
     tags = tuple(dict.fromkeys((*routine.avoid, *options.avoid)))
-    routine, _ = avoid_cautions(routine, catalog, tags)
-    return routine, spared_lines(list(tags))
+    routine, changes = avoid_cautions(routine, catalog, tags)
+    return routine, spared_lines([t for t in tags if t in own or any(t in c.tags for c in changes)])
 
 
 def possible_lines(routine: Routine, catalog: Catalog, options: ComposeOptions | None = None) -> list[str]:
