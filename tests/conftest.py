@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Generator
+import signal
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,17 @@ def error_lines(path: Path) -> list[int]:
     """The lines of a fixture marked with a trailing '# ERROR' comment (1-based)."""
     text = path.read_text(encoding="utf-8")
     return [n for n, line in enumerate(text.splitlines(), start=1) if line.rstrip().endswith("# ERROR")]
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt in this process for the test, as it does at a terminal,
+    even where the test runner was started with it ignored (a shell's background job)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")

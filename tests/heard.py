@@ -28,6 +28,8 @@ import numpy as np
 
 from voiceguide.voice.speech import SAMPLE_RATE
 
+from .processes import default_signals
+
 SINK = "voiceguide_test"
 WINDOW_S = 0.05
 """Length of the windows a line is checked in."""
@@ -69,7 +71,8 @@ class PulseServer:
             # than 20 ms made aplay's lines through the ALSA plugin come out clipped)
             proc = subprocess.Popen(
                 ["parec", "--raw", "--format=s16le", f"--rate={SAMPLE_RATE}", "--channels=1", "--latency-msec=20",
-                 f"--device={SINK}.monitor"], stdout=out, stderr=subprocess.PIPE, env=env)
+                 f"--device={SINK}.monitor"], stdout=out, stderr=subprocess.PIPE, env=env,
+                preexec_fn=default_signals())  # it ends on the SIGINT below, even where the runner ignores it
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, proc.pid, -10)
             try:

@@ -163,6 +163,7 @@ def test_crc_helpers_agree_with_the_plain_computation() -> None:
     assert frame_crcs([a, b, z, b]) == [crc16(a), crc16(b), crc16(z), crc16(b)]
 
 
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_as_the_parts_folder_is_made_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An interrupt landing between creating the parts' folder and noting it still has it removed
     (it used to be left beside the output when Ctrl-C came right as encoding began)."""
@@ -182,6 +183,7 @@ def test_ctrl_c_as_the_parts_folder_is_made_leaves_nothing(tmp_path: Path, monke
     assert threading.active_count() == before
 
 
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_as_each_part_starts_stops_every_part_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

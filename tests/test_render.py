@@ -28,6 +28,8 @@ from voiceguide.sound.render import RenderResult, render
 from voiceguide.voice.engines import Pyttsx3Engine, ToneEngine, VoiceSettings
 from voiceguide.voice.speech import SAMPLE_RATE, ClipCache, Speech
 
+from .processes import default_signals
+
 pytestmark = pytest.mark.ffmpeg
 
 
@@ -318,6 +320,7 @@ def test_interrupted_render_leaves_nothing(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own group: the render and its ffmpeg, to end together whatever happens
+        preexec_fn=default_signals(),  # Ctrl-C as at a terminal, even where the runner ignores it
     )
     try:
         deadline = time.monotonic() + 60

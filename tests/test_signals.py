@@ -160,6 +160,7 @@ def test_what_a_killed_pack_build_left_is_removed_by_the_next_build(tmp_path: Pa
     assert_pack_consistent(tmp_path / "pk")
 
 
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_stops_held_delivers_a_signal_once_the_block_is_whole() -> None:
     """A Ctrl-C during a held block does not cut it in two; it arrives as the block ends, even when
     the block itself fails."""
