@@ -157,9 +157,12 @@ def test_the_tasks_runnable_now_are_read_from_the_system() -> None:
         return
     assert (cores.runnable_now() or 0.0) >= 0
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
-    try:
-        time.sleep(0.3)  # both started and spinning: runnable whether or not a core is free for them
-        busy = max(cores.runnable_now() or 0.0 for _ in range(3))
+    try:  # both spinning are runnable whether or not a core is free for them; start-up may take a while
+        deadline = time.monotonic() + 30
+        busy = 0.0
+        while busy < 2 and time.monotonic() < deadline:
+            busy = max(busy, cores.runnable_now() or 0.0)
+            time.sleep(0.05)
     finally:
         for p in spinners:
             p.kill()
