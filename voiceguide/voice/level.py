@@ -74,19 +74,20 @@ def hop_sums(energy: np.ndarray, first_bin: int) -> tuple[int, np.ndarray]:
 def loudness_of_hops(hops: np.ndarray) -> float:
     """Integrated loudness (LUFS) of a session from its energy summed per hop: each 400 ms block
     is four hops, so the session needs one number per 100 ms, not one per bin."""
-    per_block = BLOCK_BINS // HOP_BINS
-    if len(hops) < per_block:
-        hops = np.concatenate((hops, np.zeros(per_block - len(hops))))
-    cs = np.concatenate(([0.0], np.cumsum(hops, dtype=np.float64)))
-    block = (cs[per_block:] - cs[:-per_block]) / (BLOCK_BINS * ENERGY_BIN)
-    return dsp.integrated_loudness(block)
+    return _blocks_loudness(hops, BLOCK_BINS // HOP_BINS, 1)
 
 
 def session_loudness(placed_energy: np.ndarray) -> float:
     """Integrated loudness (LUFS) of a session from its energy bins laid end to end."""
-    if len(placed_energy) < BLOCK_BINS:
-        placed_energy = np.concatenate((placed_energy, np.zeros(BLOCK_BINS - len(placed_energy))))
-    cs = np.concatenate(([0.0], np.cumsum(placed_energy, dtype=np.float64)))
-    starts = np.arange(0, len(placed_energy) - BLOCK_BINS + 1, HOP_BINS)
-    block = (cs[starts + BLOCK_BINS] - cs[starts]) / (BLOCK_BINS * ENERGY_BIN)
+    return _blocks_loudness(placed_energy, BLOCK_BINS, HOP_BINS)
+
+
+def _blocks_loudness(energy: np.ndarray, per_block: int, step: int) -> float:
+    """Integrated loudness of 400 ms blocks made of ``per_block`` consecutive values of
+    ``energy``, one block every ``step`` values."""
+    if len(energy) < per_block:
+        energy = np.concatenate((energy, np.zeros(per_block - len(energy))))
+    cs = np.concatenate(([0.0], np.cumsum(energy, dtype=np.float64)))
+    starts = np.arange(0, len(energy) - per_block + 1, step)
+    block = (cs[starts + per_block] - cs[starts]) / (BLOCK_BINS * ENERGY_BIN)
     return dsp.integrated_loudness(block)
