@@ -5,8 +5,6 @@ outside. ``.ci/install-browser`` installs the browser where it is missing."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +15,9 @@ import pytest
 from voiceguide.podcast.manifest import read_manifest
 from voiceguide.podcast.serve import PackServer, make_server
 
-from .browser import wait_for
+from .browser import CHROMEDRIVER, CHROMIUM, headless_chromium, wait_for
 from .required import missing
 from .test_pack import build_tone_pack
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
 
 if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
     missing(
@@ -30,13 +25,11 @@ if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
         module_level=True,
     )
 try:
-    from selenium import webdriver
+    import selenium  # noqa: F401
 except ImportError:
     missing("needs the selenium package (pip install -e '.[test]')", module_level=True)
 
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.by import By
 
 pytestmark = pytest.mark.slow
 
@@ -60,22 +53,8 @@ def base_url(folder: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[Any]:
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to download anything
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-default-apps", "--disable-extensions", "--no-first-run", "--mute-audio",
-        "--window-size=1200,1000",
-    ):
-        options.add_argument(argument)
-    browser = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    browser.set_page_load_timeout(30)
-    try:
+    with headless_chromium("--window-size=1200,1000") as browser:
         yield browser
-    finally:
-        browser.quit()
 
 
 

@@ -7,7 +7,6 @@ test's temporary folder (``screens/``)."""
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import signal
 import time
@@ -18,18 +17,16 @@ from typing import Any
 
 import pytest
 
+from .browser import CHROMEDRIVER, CHROMIUM, headless_chromium
 from .browser import wait_for as _wait_for
 from .processes import kill_started, needs_proc, start
-from .test_page_browser import CHROMEDRIVER, CHROMIUM
 from .test_serve import _read_until
 
 if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
     pytest.skip("needs Debian's chromium and chromium-driver: run .ci/install-browser", allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver", reason="needs the selenium package (pip install selenium)")
+pytest.importorskip("selenium.webdriver", reason="needs the selenium package (pip install selenium)")
 
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.by import By
 
 pytestmark = [pytest.mark.slow, needs_proc]
 PHONE = (390, 844)
@@ -55,24 +52,11 @@ def studio(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 @pytest.fixture
 def phone() -> Iterator[Any]:
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to download anything
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--disable-default-apps", "--disable-extensions", "--no-first-run", "--mute-audio",
-                     "--autoplay-policy=no-user-gesture-required"):
-        options.add_argument(argument)
-    options.add_experimental_option("mobileEmulation", {
+    with headless_chromium("--autoplay-policy=no-user-gesture-required", mobile={
         "deviceMetrics": {"width": PHONE[0], "height": PHONE[1], "pixelRatio": 2.0},
         "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-                     "Chrome/120.0 Mobile Safari/537.36"})
-    browser = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    browser.set_page_load_timeout(30)
-    try:
+                     "Chrome/120.0 Mobile Safari/537.36"}) as browser:  # fmt: skip
         yield browser
-    finally:
-        browser.quit()
 
 
 
