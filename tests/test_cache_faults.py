@@ -88,6 +88,24 @@ def test_a_render_over_a_corrupted_cache_sounds_right(tmp_path: Path) -> None:
 
 
 @pytest.mark.ffmpeg
+def test_damaged_encoded_sounds_are_encoded_again_into_the_same_mp3(tmp_path: Path) -> None:
+    first = run_cli(["render", "cat-cow", "-o", "a.mp3"], tmp_path, VOICEGUIDE_ENGINE="tone")
+    assert first.returncode == 0, first.stderr
+    entries = sorted((tmp_path / "cache").glob("*/*.frames"))
+    assert len(entries) > 5
+    good = [e.read_bytes() for e in entries]
+    for n, entry in enumerate(entries):
+        overwrite_body(entry, n) if n % 2 else entry.write_bytes(entry.read_bytes()[:-100])  # damaged or torn
+    again = run_cli(["render", "cat-cow", "-o", "b.mp3"], tmp_path, VOICEGUIDE_ENGINE="tone")
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "b.mp3").read_bytes() == (tmp_path / "a.mp3").read_bytes()
+    assert [e.read_bytes() for e in entries] == good
+    cleared = run_cli(["cache", "clear"], tmp_path)
+    assert cleared.returncode == 0, cleared.stderr
+    assert not list((tmp_path / "cache").rglob("*.frames"))
+
+
+@pytest.mark.ffmpeg
 def test_a_full_disk_leaves_no_temporary_in_the_cache(tmp_path: Path) -> None:
     def small_files_only() -> None:  # every write past 64 bytes fails, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))

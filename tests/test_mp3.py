@@ -1,4 +1,4 @@
-"""The fast MP3 path: silent frames for gaps, parts encoded in parallel, joined to the sample."""
+"""The fast MP3 path: silent frames for gaps, each run of sound encoded once and kept, joined to the sample."""
 
 from __future__ import annotations
 
@@ -13,22 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voiceguide.sound import mp3
+from voiceguide.sound import segments
 from voiceguide.sound.crc16 import crc16, crc16_combine, crc16_of_run, frame_crcs
 from voiceguide.sound.ffmpeg import ffmpeg_path
-from voiceguide.sound.mp3 import (
-    DELAY,
-    FRAME,
-    MARGIN,
-    encode_fast,
-    encode_stream,
-    kept_ranges,
-    plan_cuts,
-    read_tag,
-    shortened_span,
-    silent_frame,
-    split_frames,
-)
+from voiceguide.sound.frames import read_tag, split_frames
+from voiceguide.sound.mp3 import DELAY, FRAME, encode_stream, silent_frame
+from voiceguide.sound.segments import MARGIN, encode_fast, file_end, plan_segments
 
 pytestmark = pytest.mark.ffmpeg
 RATE = 22050
@@ -69,18 +59,21 @@ def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(10 * np.log10((reference**2).sum() / (error**2).sum()))
 
 
-def test_cuts_fall_on_frame_boundaries_inside_gaps() -> None:
+def test_segments_fall_on_frame_boundaries_with_silence_around_every_sound() -> None:
     pcm, spans = synthetic_session()
-    cuts = plan_cuts(spans, len(pcm))
-    assert len(cuts) > 10
-    removed = 0
-    for cut in cuts:
-        assert (cut.at + DELAY) % FRAME == 0
-        assert cut.at == cut.source - removed
-        end = cut.source + cut.frames * FRAME
-        # the removed run and a margin on each side are silence
-        assert not np.any(pcm[cut.source - MARGIN : end + MARGIN])
-        removed += cut.frames * FRAME
+    planned = plan_segments(spans, len(pcm))
+    assert 10 < len(planned) < len(spans)  # sounds closer than two margins share a segment
+    for segment in planned:
+        assert (segment.begin + DELAY) % FRAME == 0 and (segment.end + DELAY) % FRAME == 0
+        a, b = segment.input_span
+        assert b - a + DELAY + FRAME == segment.frames * FRAME  # what one encoder makes of it, exactly
+        # what its encoder's delay and padding stand in for is silence
+        assert not np.any(pcm[max(0, segment.begin) : a]) and not np.any(pcm[b : segment.end])
+    for before, after in itertools.pairwise(planned):
+        assert before.end <= after.begin
+    for start, end in spans:  # every sound lies inside a segment, a margin from its edges
+        assert any(s.begin <= max(-DELAY, start - MARGIN) and end + MARGIN <= s.end for s in planned)
+    assert (file_end(planned, len(pcm)) + DELAY) % FRAME == 0
 
 
 @pytest.mark.parametrize("jobs", [1, 2, 3])
@@ -116,7 +109,7 @@ def test_the_rewritten_tag_describes_the_whole_file(tmp_path: Path) -> None:
     assert size == path.stat().st_size
 
 
-def test_a_session_without_gaps_is_encoded_plainly(tmp_path: Path) -> None:
+def test_a_session_without_gaps_is_one_segment(tmp_path: Path) -> None:
     pcm = (np.sin(np.arange(RATE * 3) / 9) * 9000).astype("<i2")
     counted: list[int] = []
     encode_fast(chunker(pcm), [(0, len(pcm))], len(pcm), tmp_path / "x.mp3", 64, 2, counted.append)
@@ -129,31 +122,14 @@ def test_the_gaps_really_are_silent_frames_and_progress_counts_every_sample(tmp_
     """The fast path is taken (a fallback to the plain encoder would decode just as well), and
     the progress it reports adds up to the session."""
     pcm, spans = synthetic_session(3)
-    cuts = plan_cuts(spans, len(pcm))
+    planned = plan_segments(spans, len(pcm))
     counted: list[int] = []
     encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "fast.mp3", 64, jobs, counted.append)
     frames = split_frames((tmp_path / "fast.mp3").read_bytes())
     silent = silent_frame(64)
-    assert sum(f == silent for f in frames) >= sum(c.frames for c in cuts) > 0
+    gaps = (file_end(planned, len(pcm)) + DELAY) // FRAME - sum(s.frames for s in planned)
+    assert sum(f == silent for f in frames) >= gaps > 0
     assert sum(counted) == len(pcm)
-
-
-def test_the_shortened_stream_maps_back_to_the_session() -> None:
-    """Every span of the shortened stream is made of the session's samples outside the cuts, in order."""
-    pcm, spans = synthetic_session(4)
-    session = np.arange(len(pcm))
-    cuts = plan_cuts(spans, len(pcm))
-    ranges = kept_ranges(cuts, len(pcm))
-    shortened = np.concatenate([session[a:b] for a, b in ranges])
-    assert len(shortened) == len(pcm) - sum(c.frames for c in cuts) * FRAME
-    for cut in cuts:  # what each cut leaves out is not in the stream, and the stream resumes after it
-        assert shortened[cut.at - 1] == cut.source - 1 and shortened[cut.at] == cut.source + cut.frames * FRAME
-    rng = np.random.default_rng(4)
-    for begin, end in [(0, len(shortened)), (0, 1), (len(shortened) - 1, len(shortened)),
-                       *(sorted(rng.integers(0, len(shortened), 2)) for _ in range(200))]:
-        got = [session[a:b] for a, b in shortened_span(ranges, int(begin), int(end))]
-        joined = np.concatenate(got) if got else np.zeros(0, dtype=session.dtype)
-        assert np.array_equal(joined, shortened[begin:end]), (begin, end)
 
 
 def test_crc_helpers_agree_with_the_plain_computation() -> None:
@@ -167,14 +143,14 @@ def test_crc_helpers_agree_with_the_plain_computation() -> None:
 def test_ctrl_c_as_the_parts_folder_is_made_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An interrupt landing between creating the parts' folder and noting it still has it removed
     (it used to be left beside the output when Ctrl-C came right as encoding began)."""
-    real = mp3.make_temporary
+    real = segments.make_temporary
 
     def then_interrupted(path: Path, directory: bool = False) -> Path:
         made = real(path, directory)
         signal.raise_signal(signal.SIGINT)  # delivered at once unless held back
         return made
 
-    monkeypatch.setattr(mp3, "make_temporary", then_interrupted)
+    monkeypatch.setattr(segments, "make_temporary", then_interrupted)
     pcm, spans = synthetic_session(5)
     before = threading.active_count()
     with pytest.raises(KeyboardInterrupt):
@@ -197,10 +173,92 @@ def test_ctrl_c_as_each_part_starts_stops_every_part_and_leaves_nothing(
             started.append(self)
             signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(mp3.threading, "Thread", Interrupted)
+    monkeypatch.setattr(segments.threading, "Thread", Interrupted)
     pcm, spans = synthetic_session(6)
     with pytest.raises(KeyboardInterrupt):
         encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "out.mp3", 64, 3)
     assert started, "the parts were encoded in parallel"
     assert not any(t.is_alive() for t in started)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+class DictStore:
+    """A frame store in memory that notes what it was asked for."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, tuple[int, bytes]] = {}
+        self.asked: list[str] = []
+
+    def get_frames(self, key: str) -> tuple[int, bytes] | None:
+        self.asked.append(key)
+        return self.kept.get(key)
+
+    def put_frames(self, key: str, crc: int, frames: bytes) -> bool:
+        self.kept[key] = (crc, frames)
+        return True
+
+
+def no_encoding(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a segment was encoded")
+
+
+def test_kept_segments_are_joined_without_encoding_into_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pcm, spans = synthetic_session(7)
+    store = DictStore()
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "cold.mp3", 64, 2, store=store)
+    planned = plan_segments(spans, len(pcm))
+    assert 0 < len(store.kept) <= len(planned)
+    counted: list[int] = []
+    monkeypatch.setattr(segments, "run_encoder", no_encoding)
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "warm.mp3", 64, 2, counted.append, store=store)
+    assert (tmp_path / "warm.mp3").read_bytes() == (tmp_path / "cold.mp3").read_bytes()
+    assert sum(counted) == len(pcm)
+
+
+def test_the_bytes_do_not_depend_on_the_encoders_or_on_what_is_kept(tmp_path: Path) -> None:
+    """Every segment is a stream of its own, so neither the number of encoders nor which segments
+    another session already left in the store changes a byte."""
+    pcm, spans = synthetic_session(8)
+    store = DictStore()
+    first_half = [s for s in spans if s[1] < len(pcm) // 2]
+    encode_fast(chunker(pcm), first_half, len(pcm), tmp_path / "other.mp3", 64, 3, store=store)  # keeps some
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "mixed.mp3", 64, 3, store=store)
+    for jobs in (1, 3):
+        encode_fast(chunker(pcm), spans, len(pcm), tmp_path / f"{jobs}.mp3", 64, jobs)
+    made = {p: (tmp_path / p).read_bytes() for p in ("mixed.mp3", "1.mp3", "3.mp3")}
+    assert made["mixed.mp3"] == made["1.mp3"] == made["3.mp3"]
+
+
+def test_a_segment_the_store_lost_is_encoded_again(tmp_path: Path) -> None:
+    pcm, spans = synthetic_session(9)
+    store = DictStore()
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "a.mp3", 64, 2, store=store)
+    lost = sorted(store.kept)[0]
+    del store.kept[lost]
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "b.mp3", 64, 2, store=store)
+    assert lost in store.kept
+    assert (tmp_path / "b.mp3").read_bytes() == (tmp_path / "a.mp3").read_bytes()
+
+
+def test_repeated_sounds_are_encoded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same samples at the same place on the frame grid make the same segment: one encoding."""
+    burst = (np.sin(np.arange(8000) / 7) * 7000).astype("<i2")
+    step = 34 * FRAME  # a whole number of frames, so every burst sits on the grid the same way
+    pcm = np.zeros(6 * step, "<i2")
+    spans = [(k * step + 10 * FRAME, k * step + 10 * FRAME + len(burst)) for k in range(5)]
+    for start, end in spans:
+        pcm[start:end] = burst
+    encoded: list[int] = []
+    real = segments._batch_command
+
+    def noted(lengths: list[int], outputs: list[Path], bitrate_kbps: int) -> list[str]:
+        encoded.extend(lengths)
+        return real(lengths, outputs, bitrate_kbps)
+
+    monkeypatch.setattr(segments, "_batch_command", noted)
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "r.mp3", 64, 2)
+    assert len(plan_segments(spans, len(pcm))) == 5 and len(encoded) == 1
+    decoded = decode(tmp_path / "r.mp3")
+    assert len(decoded) == len(pcm) and snr_db(pcm.astype(np.float64), decoded) > 15

@@ -15,14 +15,15 @@ def cache() -> None:
 @cache.command("info")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def cache_info(as_json: bool) -> None:
-    """Where the cache is, how many clips it holds and their size."""
+    """Where the cache is, how many clips and encoded sounds it holds, and their size."""
     from voiceguide.voice.speech import ClipCache, default_cache_dir
 
     info = ClipCache(default_cache_dir()).info()
     if as_json:
         click.echo(json.dumps(info))
     else:
-        click.echo(f"{info['path']}: {info['clips']} clips, {info['bytes'] / 1024 / 1024:.1f} MB")
+        click.echo(f"{info['path']}: {info['clips']} clips, {info['encoded']} encoded sounds, "
+                   f"{info['bytes'] / 1024 / 1024:.1f} MB")
 
 
 @cache.command("clear")

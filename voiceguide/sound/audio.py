@@ -9,6 +9,7 @@ leveled sounds cue by cue.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import datetime
 import functools
@@ -30,8 +31,9 @@ from voiceguide.errors import AudioError, BadOptionError
 from voiceguide.fileio import make_temporary, not_a_regular_file, read_regular
 from voiceguide.session.timeline import Cue, Timeline
 from voiceguide.sound import dsp
-from voiceguide.sound.ffmpeg import ffmpeg_path
-from voiceguide.sound.mp3 import encode_fast, encode_stream, stall_timeout
+from voiceguide.sound.ffmpeg import ffmpeg_identity, ffmpeg_path
+from voiceguide.sound.mp3 import encode_stream, stall_timeout
+from voiceguide.sound.segments import FrameStore, encode_fast
 from voiceguide.voice import level
 from voiceguide.voice.speech import SAMPLE_RATE, Clip
 
@@ -133,8 +135,7 @@ def encoder_gain_db(bitrate_kbps: int, cache_dir: Path | None = None) -> float:
     """
     if cache_dir is None:
         return measure_encoder_gain_db(bitrate_kbps)
-    exe = Path(ffmpeg_path())
-    stamp = f"{exe}:{exe.stat().st_size}:{exe.stat().st_mtime_ns}:{bitrate_kbps}"
+    stamp = f"{ffmpeg_identity()}:{bitrate_kbps}"
     store = cache_dir / ENCODER_GAIN_FILE
     known = _read_gains(store)
     if stamp not in known:
@@ -232,6 +233,8 @@ class SessionAudio:
                 if cue.kind != "speech":
                     self._tones[key] = clip
                 energies[key], peaks[key], self.lengths[key] = clip.energy, clip.peak, len(clip.pcm)
+        self._placed: tuple[list[int], list[tuple[int, str]]] | None = None
+        self._longest = max(self.lengths.values(), default=0)
         self.measured_lufs = self._measure(energies)
         target = options.loudness_lufs - encoder_gain
         self.gain = 10 ** ((target - self.measured_lufs) / 20) if math.isfinite(self.measured_lufs) else 1.0
@@ -291,6 +294,13 @@ class SessionAudio:
             if key is not None:
                 yield round(cue.start_s * SAMPLE_RATE), key
 
+    def _placed_index(self) -> tuple[list[int], list[tuple[int, str]]]:
+        """:meth:`placed` as a list, with its start samples for bisecting (made once)."""
+        if self._placed is None:
+            placed = list(self.placed())
+            self._placed = ([start for start, _ in placed], placed)
+        return self._placed
+
     def _measure(self, energies: dict[str, np.ndarray]) -> float:
         """Integrated loudness of the session from each clip's energy bins where it plays.
 
@@ -346,7 +356,10 @@ class SessionAudio:
                 yield silence[: 2 * step]
                 n -= step
 
-        for start, key in self.placed():
+        starts, placed = self._placed_index()
+        first = bisect.bisect_left(starts, begin - self._longest)
+        for i in range(first, len(placed)):
+            start, key = placed[i]
             if start + self.lengths[key] <= cursor:
                 continue
             if start >= end:
@@ -390,13 +403,28 @@ def _tone_clip(role: str, seconds: float) -> Clip:
 
 
 def encode_session(
-    session: SessionAudio, path: Path, bitrate_kbps: int, on_samples: Callable[[int], None] | None = None, jobs: int = 0
+    session: SessionAudio,
+    path: Path,
+    bitrate_kbps: int,
+    on_samples: Callable[[int], None] | None = None,
+    jobs: int = 0,
+    store: FrameStore | None = None,
 ) -> None:
-    """Encode a session's audio to MP3 (see :mod:`voiceguide.sound.mp3` for how silence is skipped)."""
+    """Encode a session's audio to MP3 (see :mod:`voiceguide.sound.segments` for how silence is skipped
+    and how encoded sounds are kept in ``store`` for the next render)."""
+    if session.music is not None:  # the bed leaves no silence to skip, and is seldom the same twice
+        chunks = session.span_chunks(0, session.total_samples)
+        encode_stream(_counted(chunks, on_samples), path, bitrate_kbps)
+        return
     spans = [(start, start + session.lengths[key]) for start, key in session.placed()]
-    if session.music is not None:
-        spans = [(0, session.total_samples)]  # the bed leaves no silence to skip
-    encode_fast(session.span_chunks, spans, session.total_samples, path, bitrate_kbps, 0, on_samples)
+    encode_fast(session.span_chunks, spans, session.total_samples, path, bitrate_kbps, jobs, on_samples, store)
+
+
+def _counted(chunks: Iterator[bytes], on_samples: Callable[[int], None] | None) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        if on_samples:
+            on_samples(len(chunk) // 2)
 
 
 @dataclass(frozen=True)

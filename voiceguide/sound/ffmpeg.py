@@ -6,6 +6,7 @@ import functools
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from voiceguide.errors import FfmpegMissingError
 
@@ -34,6 +35,14 @@ def ffmpeg_path() -> str:
         f"no usable ffmpeg with MP3 support (tried: {tried}); install the imageio-ffmpeg package "
         "(pip install imageio-ffmpeg) or your system's ffmpeg"
     )
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_identity() -> str:
+    """Which ffmpeg build encodes (its path, size and time), for results kept between runs."""
+    exe = Path(ffmpeg_path())
+    info = exe.stat()
+    return f"{exe}:{info.st_size}:{info.st_mtime_ns}"
 
 
 def _works(path: str) -> bool:

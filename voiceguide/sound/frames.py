@@ -1,6 +1,6 @@
-"""MPEG audio layer III frames: their sizes, the Info/LAME tag, and reading them from a file.
+"""MPEG audio layer III frames: their sizes and the Info/LAME tag.
 
-What :mod:`voiceguide.sound.mp3` needs to cut encoded parts into frames and join them: every
+What :mod:`voiceguide.sound.segments` needs to cut encoded segments into frames and join them: every
 frame's length from its header, whether a frame stands alone (borrows nothing from the bit
 reservoir), and the tag at the front of the file that players read the length and gapless
 trim from.
@@ -8,18 +8,13 @@ trim from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from voiceguide.errors import AudioError
 from voiceguide.sound.crc16 import crc16
 
 _INFO_SIZE = 156
 """Bytes of the Info tag from its 'Info' word to its CRC (what ffmpeg writes)."""
-_BLOCK = 1 << 20
-_MAX_FRAME = 2881
-"""The longest layer III frame (MPEG-1, 320 kbit/s at 32 kHz, padded) is well under this."""
 
 
 def frame_size(header: bytes) -> int:
@@ -108,25 +103,3 @@ def write_tag(info_frame: bytes, starts: Sequence[int], audio_size: int, padding
     out[at + _INFO_SIZE - 2 : at + _INFO_SIZE] = b"\0\0"  # the tag's CRC covers its own field as zero
     out[at + _INFO_SIZE - 2 : at + _INFO_SIZE] = crc16(bytes(out[:190])).to_bytes(2, "big")
     return bytes(out)
-
-
-def read_frames(path: Path) -> Iterator[bytes]:
-    """The frames of an MP3 file with no tags, one by one, a block of the file in memory at a time."""
-    try:
-        with open(path, "rb") as f:
-            data, pos, offset, eof = b"", 0, 0, False
-            while True:
-                if not eof and len(data) - pos < _MAX_FRAME + 4:
-                    more = f.read(_BLOCK)
-                    eof = not more
-                    data, offset, pos = data[pos:] + more, offset + pos, 0
-                if pos >= len(data):
-                    return
-                size = frame_size(data[pos : pos + 4])
-                if size == 0 or pos + size > len(data):
-                    raise AudioError(f"ffmpeg reported success but wrote damaged MP3 audio "
-                                     f"(not an MP3 frame at byte {offset + pos})")
-                yield data[pos : pos + size]
-                pos += size
-    except OSError as e:
-        raise AudioError(f"cannot read the encoded audio back ({e.strerror or e})") from e

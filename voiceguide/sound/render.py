@@ -140,7 +140,7 @@ def render(
     outputs = [path for path in (output, timeline_path, captions_path) if path is not None]
     with staged_outputs(outputs) as temps:  # all of them land together, or none does
         staged = dict(zip(outputs, temps, strict=True))
-        encode_session(session, staged[output], audio_options.bitrate_kbps, on_samples)
+        encode_session(session, staged[output], audio_options.bitrate_kbps, on_samples, store=speech.cache)
         write_tags(staged[output], tags, timeline)
         size = staged[output].stat().st_size
         if timeline_path is not None:

@@ -53,7 +53,13 @@ CACHE_TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
 """The Cache Directory Tagging mark (backup tools skip such folders), and this cache's own sign."""
 _SHARD = re.compile(r"^[0-9a-f]{2}$")
 _CLIP = re.compile(r"^[0-9a-f]{64}\.clip$")
-_PART = re.compile(r"^\.[0-9a-f]{64}\.clip\.\d+-[A-Za-z0-9_]+\.part$")
+_FRAMES = re.compile(r"^[0-9a-f]{64}\.frames$")
+_PART = re.compile(r"^\.[0-9a-f]{64}\.(clip|frames)\.\d+-[A-Za-z0-9_]+\.part$")
+_FRAMES_MAGIC = b"VGF1"
+_FRAMES_HEADER = struct.Struct("<4sHH16s")
+"""Magic, CRC-16 of the frames, unused, and a BLAKE2b digest of all the rest."""
+MAX_FRAMES_BYTES = 64 << 20
+"""No run of sound in a session encodes to this much: a longer entry is damaged."""
 _GAIN_FILE = re.compile(r"^(\.)?encoder-gain-\d+\.json(\.\d+-[A-Za-z0-9_]+\.part)?$")
 
 
@@ -106,10 +112,36 @@ class ClipCache:
                 path.unlink()
         return clip
 
+    def get_frames(self, key: str) -> tuple[int, bytes] | None:
+        """The CRC-16 and MP3 frames of an encoded run of sound kept under ``key``, or None; a
+        damaged entry is removed (to be encoded again)."""
+        path = self.root / key[:2] / f"{key}.frames"
+        try:
+            data = read_regular(path, _FRAMES_HEADER.size + MAX_FRAMES_BYTES + 1)
+        except OSError:
+            return None
+        if len(data) > _FRAMES_HEADER.size and data[:4] == _FRAMES_MAGIC:
+            _, crc, _, digest = _FRAMES_HEADER.unpack_from(data)
+            body = memoryview(data)[_FRAMES_HEADER.size :]
+            if _digest(struct.pack("<H", crc), body) == digest:
+                return crc, bytes(body)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+
+    def put_frames(self, key: str, crc: int, frames: bytes) -> bool:
+        """Keep the MP3 frames of an encoded run of sound (whose CRC-16 is ``crc``) under ``key``,
+        whole or not at all; whether they were kept."""
+        header = _FRAMES_HEADER.pack(_FRAMES_MAGIC, crc, 0, _digest(struct.pack("<H", crc), frames))
+        return self._store(self.root / key[:2] / f"{key}.frames", header + frames)
+
     def put(self, key: str, clip: Clip) -> bool:
         """Store ``clip`` under ``key``, whole or not at all (a full disk leaves nothing behind);
         whether it was stored."""
-        path = self._path(key)
+        return self._store(self._path(key), _encode_entry(clip))
+
+    def _store(self, path: Path, data: bytes) -> bool:
+        """Write an entry to a temporary and rename it into place; whether it was stored."""
         tmp: Path | None = None
         try:
             self._mark()
@@ -118,7 +150,7 @@ class ClipCache:
                 self._swept.add(path.parent)
                 remove_stale_temporaries(path.parent)
             tmp = make_temporary(path)
-            tmp.write_bytes(_encode_entry(clip))
+            tmp.write_bytes(data)
             os.replace(tmp, path)
         except OSError:
             if tmp is not None:
@@ -147,7 +179,7 @@ class ClipCache:
                 tmp.unlink(missing_ok=True)
 
     def entries(self) -> tuple[list[Path], list[Path]]:
-        """The files this cache wrote (clips, temporaries, the encoder measurement) and everything
+        """The files this cache wrote (clips, encoded sounds, temporaries, the encoder measurement) and everything
         else in its folder, judged by name and layout alone."""
         ours: list[Path] = []
         other: list[Path] = []
@@ -158,8 +190,8 @@ class ClipCache:
                 ours.append(entry)
             elif _SHARD.match(entry.name) and entry.is_dir() and not entry.is_symlink():
                 for item in sorted(entry.iterdir()):
-                    clip = _CLIP.match(item.name)
-                    mine = (clip is not None and item.name.startswith(entry.name)) or _PART.match(item.name)
+                    named = _CLIP.match(item.name) or _FRAMES.match(item.name)
+                    mine = (named is not None and item.name.startswith(entry.name)) or _PART.match(item.name)
                     (ours if mine and item.is_file() and not item.is_symlink() else other).append(item)
             else:
                 other.append(entry)
@@ -168,11 +200,12 @@ class ClipCache:
     def info(self) -> dict[str, Any]:
         ours, _ = self.entries()
         files = [f for f in ours if f.suffix == ".clip"]
-        size = sum(f.stat().st_size for f in files)
-        return {"path": str(self.root), "clips": len(files), "bytes": size}
+        encoded = [f for f in ours if f.suffix == ".frames"]
+        size = sum(f.stat().st_size for f in files + encoded)
+        return {"path": str(self.root), "clips": len(files), "encoded": len(encoded), "bytes": size}
 
     def clear(self) -> int:
-        """Delete every cached clip (and the cached encoder measurement); return how many clips went.
+        """Delete every cached clip (with the encoded sounds and the encoder measurement); return how many clips went.
 
         Only what the cache itself wrote goes, by its own names and layout; a folder that holds
         anything else and is not tagged as this cache is refused whole.
