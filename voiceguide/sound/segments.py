@@ -55,7 +55,7 @@ from voiceguide.voice.speech import SAMPLE_RATE
 
 MARGIN = 4 * FRAME
 """Silence kept on each side of a run of sound, so the frames at a segment's edges hear only silence."""
-SEGMENTS_PER_ENCODER = 48
+SEGMENTS_PER_ENCODER = 64
 """At most this many segments go through one ffmpeg process (each is an encoder of its own in it)."""
 SEGMENT_FORMAT = 1
 """Bumped whenever what a kept segment's frames depend on changes, so old ones are not reused."""
@@ -225,25 +225,29 @@ def _encode_segments(
         if key not in kept:
             firsts.setdefault(key, segment)
     info, silence = silent_frames(bitrate_kbps)
-    made: dict[str, tuple[int, Path]] = {}
+    made: dict[str, tuple[int, Path]] = {}  # encoded now and not kept by the store: CRC and ffmpeg's file
     tmp: Path | None = None
     try:
         if firsts:
             with stops_held():  # the folder is known to the clean-up before anything is written in it
                 tmp = make_temporary(path, directory=True)
-            made = _encode_missing(list(firsts.values()), list(firsts), pcm, tmp, bitrate_kbps, jobs, progress)
-            if store is not None:
-                for key, (crc, output) in made.items():
-                    if store.put_frames(key, crc, b"".join(frames_of(output)[1:])):
-                        kept.add(key)
+
+            def keep(key: str, crc: int, frames: bytes, output: Path) -> None:
+                if store is None or not store.put_frames(key, crc, frames):
+                    made[key] = (crc, output)
+
+            _encode_missing(list(firsts.values()), list(firsts), pcm, tmp, bitrate_kbps, jobs, progress, keep)
 
         def joined(segment: Segment, key: str) -> tuple[int, bytes]:
             if key in made:
-                return made[key][0], b"".join(frames_of(made[key][1])[1:])
+                crc, output = made[key]
+                data = output.read_bytes()
+                return crc, data[frame_size(data[:4]) :]  # the frames after ffmpeg's Info frame
             found = store.get_frames(key) if store is not None else None
             if found is None:
                 raise EncodingMismatch("a kept segment went missing")
-            progress.add(segment.end - segment.begin)
+            if key not in firsts:  # encoded now, it was counted as it was fed
+                progress.add(segment.end - segment.begin)
             return found
 
         _join(segments, keys, joined, total, info, silence, path, progress)
@@ -261,18 +265,18 @@ def _encode_missing(
     bitrate_kbps: int,
     jobs: int,
     progress: _Progress,
-) -> dict[str, tuple[int, Path]]:
+    keep: Callable[[str, int, bytes, Path], None],
+) -> None:
     """Encode each segment as a stream of its own, in batches spread over up to ``jobs`` ffmpeg
-    processes at once; the CRC-16 and output file of each, by key."""
-    count = max(jobs, -(-len(segments) // SEGMENTS_PER_ENCODER))
-    batches = [list(range(len(segments)))[i::count] for i in range(count)]
-    batches = [b for b in batches if b]
+    processes at once, and hand each one's key, CRC-16, frames and file to ``keep`` as its batch ends."""
+    count = jobs * -(-len(segments) // (jobs * SEGMENTS_PER_ENCODER))  # a whole number of rounds of jobs
+    batches = [b for b in (list(range(len(segments)))[i::count] for i in range(count)) if b]
     work: queue.SimpleQueue[int] = queue.SimpleQueue()
     for n in range(len(batches)):
         work.put(n)
-    output_of = {i: folder / f"batch{n}-{j}.mp3" for n, batch in enumerate(batches) for j, i in enumerate(batch)}
     stop = threading.Event()  # set when any encoder fails or the run is interrupted: every one stops
     failures: list[BaseException] = []
+    lock = threading.Lock()
 
     def chunks(batch: list[int]) -> Iterator[bytes]:
         for i in batch:
@@ -281,16 +285,24 @@ def _encode_missing(
                     raise Stopped
                 yield chunk
 
+    def encode(n: int) -> None:
+        batch = batches[n]
+        outputs = [folder / f"batch{n}-{j}.mp3" for j in range(len(batch))]
+        lengths = [segments[i].input_span[1] - segments[i].input_span[0] for i in batch]
+        run_encoder(_batch_command(lengths, outputs, bitrate_kbps), chunks(batch), stop)
+        for i, output in zip(batch, outputs):
+            crc, frames = _checked(output, segments[i])
+            with lock:
+                keep(keys[i], crc, frames, output)
+
     def run() -> None:
         while not stop.is_set():
             try:
                 n = work.get_nowait()
             except queue.Empty:
                 return
-            batch = batches[n]
-            lengths = [segments[i].input_span[1] - segments[i].input_span[0] for i in batch]
             try:
-                run_encoder(_batch_command(lengths, [output_of[i] for i in batch], bitrate_kbps), chunks(batch), stop)
+                encode(n)
             except BaseException as e:  # reported on the main thread
                 failures.append(e)
                 stop.set()
@@ -314,17 +326,18 @@ def _encode_missing(
     if failures:
         real = [e for e in failures if not isinstance(e, Stopped)]
         raise (real or failures)[0]
-    made: dict[str, tuple[int, Path]] = {}
-    for i, segment in enumerate(segments):
-        check_written(output_of[i])
-        frames = frames_of(output_of[i])
-        tag = read_tag(frames[0]) if frames else None
-        if tag is None or tag.frames != segment.frames or len(frames) - 1 != segment.frames:
-            raise EncodingMismatch("unexpected frame count")
-        if not stands_alone(frames[1]):
-            raise EncodingMismatch("a segment's first frame borrows from before it")
-        made[keys[i]] = (crc16_of_run([(f, 1) for f in frames[1:]]), output_of[i])
-    return made
+
+
+def _checked(output: Path, segment: Segment) -> tuple[int, bytes]:
+    """The CRC-16 and audio frames of one encoded segment, once they are seen to fit its place."""
+    check_written(output)
+    frames = frames_of(output)
+    tag = read_tag(frames[0])
+    if tag is None or tag.frames != segment.frames or len(frames) - 1 != segment.frames:
+        raise EncodingMismatch("unexpected frame count")
+    if not stands_alone(frames[1]):
+        raise EncodingMismatch("a segment's first frame borrows from before it")
+    return crc16_of_run([(f, 1) for f in frames[1:]]), b"".join(frames[1:])
 
 
 def _batch_command(lengths: list[int], outputs: list[Path], bitrate_kbps: int) -> list[str]:
