@@ -262,3 +262,17 @@ def test_repeated_sounds_are_encoded_once(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(plan_segments(spans, len(pcm))) == 5 and len(encoded) == 1
     decoded = decode(tmp_path / "r.mp3")
     assert len(decoded) == len(pcm) and snr_db(pcm.astype(np.float64), decoded) > 15
+
+
+def test_a_store_that_cannot_keep_anything_changes_nothing(tmp_path: Path) -> None:
+    """A full disk under the cache: every segment is joined from what ffmpeg wrote instead."""
+
+    class Full(DictStore):
+        def put_frames(self, key: str, crc: int, frames: bytes) -> bool:
+            return False
+
+    pcm, spans = synthetic_session(10)
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "full.mp3", 64, 2, store=Full())
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "none.mp3", 64, 2)
+    assert (tmp_path / "full.mp3").read_bytes() == (tmp_path / "none.mp3").read_bytes()
+    assert len(decode(tmp_path / "full.mp3")) == len(pcm)
