@@ -16,7 +16,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${VENV:-$repo/.venv}"
 modules=("$@")
 if [ ${#modules[@]} -eq 0 ]; then
-    modules=(session/words.py session/steps.py session/plan.py session/fit.py sound/mp3.py)
+    modules=(session/words.py session/steps.py session/plan.py session/fit.py sound/segments.py)
 fi
 work="${MUTATION_DIR:-$(mktemp -d -t voiceguide-mutation.XXXXXX)}"
 mkdir -p "$work"
@@ -24,7 +24,7 @@ git -C "$repo" archive "${REV:-HEAD}" | tar -x -C "$work"
 only=""
 for m in "${modules[@]}"; do only="$only\"voiceguide/$m\", "; done
 # the runner: fast tests only (each mutant runs those of them that reach the mutated function)
-tests="${TESTS:-tests/test_words.py tests/test_limits.py tests/test_mp3.py tests/test_frames.py}"
+tests="${TESTS:-tests/test_words.py tests/test_limits.py tests/test_mp3.py}"
 selection=""
 for t in $tests; do [ -e "$work/$t" ] && selection="$selection\"$t\", "; done
 cat >> "$work/pyproject.toml" <<TOML
