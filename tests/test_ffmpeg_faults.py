@@ -59,46 +59,6 @@ def test_ctrl_c_during_a_wedged_encode_stops_the_ffmpeg_too(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
 
 
-@pytest.mark.ffmpeg
-def test_ctrl_c_with_one_parallel_encoder_wedged_ends_at_once(tmp_path: Path) -> None:
-    """One encoder's ffmpeg takes its input no more while the others work: Ctrl-C ends the render
-    at once, every ffmpeg with it, rather than waiting for the wedged encoder's stall watch."""
-    from voiceguide.sound.ffmpeg import ffmpeg_path
-
-    wedged = {**env(tmp_path, "second-part-hangs", "600"), "REAL_FFMPEG": ffmpeg_path()}
-    proc = start(["render", "lower-back-relief", "--minutes", "30", "-o", "long.mp3"], tmp_path, **wedged)
-    try:
-        assert wait_until(lambda: any("sleep" in m for m in group_members(proc.pid)), 120), (
-            "no encoder was wedged (segments are encoded in parallel where two cores or more are usable)")
-        os.kill(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)  # the stall watch would wait 600 s
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode != 0 and "Traceback" not in err
-    assert group_ends(proc.pid, 10) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
-
-
-@pytest.mark.ffmpeg
-def test_a_render_made_before_encodes_nothing_and_gives_the_same_bytes(tmp_path: Path) -> None:
-    """The second render of a session joins the encoded sounds the first kept: the stand-in
-    refuses to encode any, and the MP3 is the first one to the byte."""
-    from voiceguide.sound.ffmpeg import ffmpeg_path
-
-    from .test_render import run_cli
-
-    stand_in = {**env(tmp_path, "no-new-encoding", "30"), "REAL_FFMPEG": ffmpeg_path()}
-    first = run_cli(["render", "cat-cow", "-o", "a.mp3"], tmp_path, **stand_in)
-    assert first.returncode == 0, first.stderr
-    refused = run_cli(["render", "cat-cow", "--minutes", "3", "-o", "c.mp3"], tmp_path,
-                      **stand_in, NO_NEW_ENCODING="1")  # fmt: skip
-    assert refused.returncode == 1 and "segments encoded" in refused.stderr  # the stand-in does refuse
-    again = run_cli(["render", "cat-cow", "-o", "b.mp3"], tmp_path, **stand_in, NO_NEW_ENCODING="1")
-    assert again.returncode == 0, again.stderr
-    assert (tmp_path / "b.mp3").read_bytes() == (tmp_path / "a.mp3").read_bytes()
-
-
 def test_ffmpeg_that_exits_0_with_garbage_is_a_clear_error(tmp_path: Path) -> None:
     proc = start(["render", "cat-cow", "-o", "cc.mp3"], tmp_path, **env(tmp_path, "writes-garbage"))
     _, err = proc.communicate(timeout=90)

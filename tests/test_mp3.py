@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from voiceguide.sound import segments
-from voiceguide.sound.crc16 import crc16, crc16_combine, crc16_of_run, frame_crcs
+from voiceguide.sound.crc16 import crc16, crc16_combine, crc16_of_run, crcs_of_runs, frame_crcs
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.sound.frames import read_tag, split_frames
 from voiceguide.sound.mp3 import DELAY, FRAME, encode_stream, silent_frame
@@ -137,6 +137,7 @@ def test_crc_helpers_agree_with_the_plain_computation() -> None:
     assert crc16_combine(crc16(a), crc16(b), len(b)) == crc16(a + b)
     assert crc16_of_run([(a, 1), (z, 7), (b, 1)]) == crc16(a + z * 7 + b)
     assert frame_crcs([a, b, z, b]) == [crc16(a), crc16(b), crc16(z), crc16(b)]
+    assert crcs_of_runs([[a, z], [], [b, z, a]]) == [crc16(a + z), 0, crc16(b + z + a)]
 
 
 @pytest.mark.usefixtures("ctrl_c_raises")
@@ -211,7 +212,7 @@ def test_kept_segments_are_joined_without_encoding_into_the_same_bytes(
     planned = plan_segments(spans, len(pcm))
     assert 0 < len(store.kept) <= len(planned)
     counted: list[int] = []
-    monkeypatch.setattr(segments, "run_encoder", no_encoding)
+    monkeypatch.setattr(segments, "encode_segment", no_encoding)
     encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "warm.mp3", 64, 2, counted.append, store=store)
     assert (tmp_path / "warm.mp3").read_bytes() == (tmp_path / "cold.mp3").read_bytes()
     assert sum(counted) == len(pcm)
@@ -251,13 +252,13 @@ def test_repeated_sounds_are_encoded_once(tmp_path: Path, monkeypatch: pytest.Mo
     for start, end in spans:
         pcm[start:end] = burst
     encoded: list[int] = []
-    real = segments._batch_command
+    real = segments.encode_segment
 
-    def noted(lengths: list[int], outputs: list[Path], bitrate_kbps: int) -> list[str]:
-        encoded.extend(lengths)
-        return real(lengths, outputs, bitrate_kbps)
+    def noted(chunks: Iterator[bytes], bitrate_kbps: int, stop: threading.Event | None = None) -> bytes:
+        encoded.append(1)
+        return real(chunks, bitrate_kbps, stop)
 
-    monkeypatch.setattr(segments, "_batch_command", noted)
+    monkeypatch.setattr(segments, "encode_segment", noted)
     encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "r.mp3", 64, 2)
     assert len(plan_segments(spans, len(pcm))) == 5 and len(encoded) == 1
     decoded = decode(tmp_path / "r.mp3")
@@ -276,3 +277,20 @@ def test_a_store_that_cannot_keep_anything_changes_nothing(tmp_path: Path) -> No
     encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "none.mp3", 64, 2)
     assert (tmp_path / "full.mp3").read_bytes() == (tmp_path / "none.mp3").read_bytes()
     assert len(decode(tmp_path / "full.mp3")) == len(pcm)
+
+
+def test_an_encoder_that_does_not_fit_the_joins_falls_back_to_one_plain_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def misfit(frames: bytes, segment: object, header: bytes) -> list[bytes]:
+        raise segments.EncodingMismatch("unexpected frame count")
+
+    monkeypatch.setattr(segments, "_checked", misfit)
+    pcm, spans = synthetic_session(11)
+    counted: list[int] = []
+    encode_fast(chunker(pcm), spans, len(pcm), tmp_path / "f.mp3", 64, 2, counted.append, store=DictStore())
+    frames = split_frames((tmp_path / "f.mp3").read_bytes())
+    assert silent_frame(64) not in frames  # the plain encoder wrote it all
+    decoded = decode(tmp_path / "f.mp3")
+    assert len(decoded) == len(pcm) and snr_db(pcm.astype(np.float64), decoded) > 15
+    assert sum(counted) == len(pcm) and not list(tmp_path.glob(".*"))

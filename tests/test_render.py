@@ -226,6 +226,23 @@ def test_cache_makes_the_second_render_synthesize_nothing(tmp_path: Path, catalo
     assert (tmp_path / "1.mp3").read_bytes() == (tmp_path / "2.mp3").read_bytes()  # the same file, from the cache
 
 
+def test_the_second_render_encodes_nothing(tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run of sound the first render encoded is kept; the second joins them, the same to the byte."""
+    from voiceguide.sound import segments
+
+    do_render(catalog, "cat-cow", tmp_path / "1.mp3", ToneEngine, tmp_path / "cache")
+    kept = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("*/*.frames")}
+    assert len(kept) > 5
+
+    def refused(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("a run of sound was encoded again")
+
+    monkeypatch.setattr(segments, "encode_segment", refused)
+    do_render(catalog, "cat-cow", tmp_path / "2.mp3", ToneEngine, tmp_path / "cache")
+    assert (tmp_path / "1.mp3").read_bytes() == (tmp_path / "2.mp3").read_bytes()
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("*/*.frames")} == kept
+
+
 # --------------------------------------------------------------------------- the command line
 
 

@@ -115,3 +115,16 @@ def _repeat_crc(crc: int, unit_crc: int, unit_length: int, times: int) -> int:
         block_length *= 2
         times >>= 1
     return crc
+
+
+def crcs_of_runs(runs: list[list[bytes]]) -> list[int]:
+    """CRC-16 of each run of frames, with every frame of every run computed at once."""
+    crcs = iter(frame_crcs([frame for run in runs for frame in run]))
+    out = []
+    for run in runs:
+        crc = 0
+        for frame in run:
+            low, high = _shift_tables(len(frame))
+            crc = low[crc & 0xFF] ^ high[crc >> 8] ^ next(crcs)
+        out.append(crc)
+    return out

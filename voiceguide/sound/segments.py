@@ -6,8 +6,9 @@ of silence on either side, becomes a *segment* whose edges fall on the file's fr
 silent MP3 frames fill the runs between segments. Every segment is encoded as a stream of its own,
 so its frames depend on its own samples and nothing else: they are kept in the clip cache under a
 digest of those samples, and rendering the session again joins the kept frames without encoding
-anything. The segments not kept yet are encoded by several ffmpeg processes at once, each cutting
-its input into separate encoders with the ``asegment`` filter.
+anything. The segments not kept yet are encoded in this process by LAME (the ``lameenc`` package,
+a fresh encoder per segment, on as many threads as there are jobs: it lets go of the GIL while it
+encodes), which costs no process, pipe or file per segment.
 
 The joins are exact to the sample. libmp3lame starts every stream with 1105 samples of delay and
 ends it with padding, which the Info/LAME tag of the first frame tells decoders to drop. Decoded
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import array
 import hashlib
-import itertools
+import importlib.metadata
 import queue
 import shutil
 import threading
@@ -31,32 +32,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from voiceguide.errors import AudioError
 from voiceguide.fileio import make_temporary
 from voiceguide.signals import stops_held
-from voiceguide.sound.crc16 import crc16_combine, crc16_of_run
-from voiceguide.sound.ffmpeg import ffmpeg_identity
-from voiceguide.sound.frames import frame_size, read_tag, stands_alone, write_tag
-from voiceguide.sound.mp3 import (
-    DELAY,
-    ENCODER_DELAY,
-    FRAME,
-    EncodingMismatch,
-    Stopped,
-    check_written,
-    encode_stream,
-    frames_of,
-    mp3_output,
-    pcm_input,
-    run_encoder,
-    silent_frames,
-)
+from voiceguide.sound.crc16 import crc16_combine, crc16_of_run, crcs_of_runs
+from voiceguide.sound.frames import frame_size, stands_alone, write_tag
+from voiceguide.sound.mp3 import DELAY, ENCODER_DELAY, FRAME, EncodingMismatch, Stopped, encode_stream, silent_frames
 from voiceguide.voice.cores import usable_cores
 from voiceguide.voice.speech import SAMPLE_RATE
 
 MARGIN = 4 * FRAME
 """Silence kept on each side of a run of sound, so the frames at a segment's edges hear only silence."""
-SEGMENTS_PER_ENCODER = 64
-"""At most this many segments go through one ffmpeg process (each is an encoder of its own in it)."""
+CRC_BATCH = 16
+"""Segments whose frames' checksums are computed together (numpy works best on many at once)."""
+LAME_QUALITY = 3
+"""LAME's own default (what ffmpeg's libmp3lame uses unless told otherwise)."""
 SEGMENT_FORMAT = 1
 """Bumped whenever what a kept segment's frames depend on changes, so old ones are not reused."""
 
@@ -199,7 +189,7 @@ def _padded(span_chunks: Callable[[int, int], Iterator[bytes]], a: int, b: int, 
 def segment_key(pcm: Iterable[bytes], frames: int, bitrate_kbps: int) -> str:
     """What a segment's frames are kept under: a digest of everything they depend on."""
     h = hashlib.blake2b(digest_size=32)
-    h.update(f"{SEGMENT_FORMAT}:{ffmpeg_identity()}:{bitrate_kbps}:{frames}:".encode())
+    h.update(f"{SEGMENT_FORMAT}:{encoder_identity()}:{bitrate_kbps}:{frames}:".encode())
     for chunk in pcm:
         h.update(chunk)
     return h.hexdigest()
@@ -215,38 +205,38 @@ def _encode_segments(
     progress: _Progress,
     store: FrameStore | None,
 ) -> None:
-    def pcm(segment: Segment) -> Iterator[bytes]:
-        return _padded(span_chunks, *segment.input_span, total)
-
-    keys = [segment_key(pcm(s), s.frames, bitrate_kbps) for s in segments]
-    kept = {k for k in set(keys) if store is not None and store.get_frames(k) is not None}
-    firsts: dict[str, Segment] = {}  # each segment not kept, once however often it plays
-    for segment, key in zip(segments, keys):
-        if key not in kept:
-            firsts.setdefault(key, segment)
     info, silence = silent_frames(bitrate_kbps)
-    made: dict[str, tuple[int, Path]] = {}  # encoded now and not kept by the store: CRC and ffmpeg's file
+    keys: list[str] = []
+    kept: set[str] = set()
+    encoded: set[str] = set()  # each segment not kept is encoded once however often it plays
+    made: dict[str, tuple[int, Path]] = {}  # encoded now and not kept by the store: CRC and a file
     tmp: Path | None = None
     try:
-        if firsts:
-            with stops_held():  # the folder is known to the clean-up before anything is written in it
-                tmp = make_temporary(path, directory=True)
-
-            def keep(key: str, crc: int, frames: bytes, output: Path) -> None:
-                if store is None or not store.put_frames(key, crc, frames):
-                    made[key] = (crc, output)
-
-            _encode_missing(list(firsts.values()), list(firsts), pcm, tmp, bitrate_kbps, jobs, progress, keep)
+        with _Encoders(jobs, bitrate_kbps, progress) as encoders:
+            for segment in segments:  # each segment's samples are made once: digested, then encoded if new
+                data = b"".join(_padded(span_chunks, *segment.input_span, total))
+                key = segment_key([data], segment.frames, bitrate_kbps)
+                keys.append(key)
+                if key in kept or key in encoded:
+                    continue
+                if store is not None and store.get_frames(key) is not None:
+                    kept.add(key)
+                    continue
+                if tmp is None:
+                    with stops_held():  # the folder is known to the clean-up before anything is written in it
+                        tmp = make_temporary(path, directory=True)
+                    encoders.keep = _keeper(store, tmp, made, path)
+                encoded.add(key)
+                encoders.submit(key, segment, data)
 
         def joined(segment: Segment, key: str) -> tuple[int, bytes]:
             if key in made:
-                crc, output = made[key]
-                data = output.read_bytes()
-                return crc, data[frame_size(data[:4]) :]  # the frames after ffmpeg's Info frame
+                crc, held = made[key]
+                return crc, held.read_bytes()
             found = store.get_frames(key) if store is not None else None
             if found is None:
                 raise EncodingMismatch("a kept segment went missing")
-            if key not in firsts:  # encoded now, it was counted as it was fed
+            if key not in encoded:  # encoded now, it was counted then
                 progress.add(segment.end - segment.begin)
             return found
 
@@ -257,100 +247,161 @@ def _encode_segments(
                 shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _encode_missing(
-    segments: list[Segment],
-    keys: list[str],
-    pcm: Callable[[Segment], Iterator[bytes]],
-    folder: Path,
-    bitrate_kbps: int,
-    jobs: int,
-    progress: _Progress,
-    keep: Callable[[str, int, bytes, Path], None],
-) -> None:
-    """Encode each segment as a stream of its own, in batches spread over up to ``jobs`` ffmpeg
-    processes at once, and hand each one's key, CRC-16, frames and file to ``keep`` as its batch ends."""
-    count = jobs * -(-len(segments) // (jobs * SEGMENTS_PER_ENCODER))  # a whole number of rounds of jobs
-    batches = [b for b in (list(range(len(segments)))[i::count] for i in range(count)) if b]
-    work: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for n in range(len(batches)):
-        work.put(n)
-    stop = threading.Event()  # set when any encoder fails or the run is interrupted: every one stops
-    failures: list[BaseException] = []
-    lock = threading.Lock()
+def _keeper(
+    store: FrameStore | None, folder: Path, made: dict[str, tuple[int, Path]], path: Path
+) -> Callable[[str, int, bytes], None]:
+    """Where encoded segments go: the store, or ``folder`` where the store cannot keep them (no
+    cache, a full disk), noted in ``made``."""
 
-    def chunks(batch: list[int]) -> Iterator[bytes]:
-        for i in batch:
-            for chunk in progress.counting(pcm(segments[i])):
-                if stop.is_set():
-                    raise Stopped
-                yield chunk
+    def keep(key: str, crc: int, frames: bytes) -> None:
+        if store is not None and store.put_frames(key, crc, frames):
+            return
+        held = folder / f"{len(made)}.frames"
+        try:
+            held.write_bytes(frames)
+        except OSError as e:
+            raise AudioError(f"cannot write the encoded audio beside {path.name} ({e.strerror or e})") from e
+        made[key] = (crc, held)
 
-    def encode(n: int) -> None:
-        batch = batches[n]
-        outputs = [folder / f"batch{n}-{j}.mp3" for j in range(len(batch))]
-        lengths = [segments[i].input_span[1] - segments[i].input_span[0] for i in batch]
-        run_encoder(_batch_command(lengths, outputs, bitrate_kbps), chunks(batch), stop)
-        for i, output in zip(batch, outputs):
-            crc, frames = _checked(output, segments[i])
-            with lock:
-                keep(keys[i], crc, frames, output)
+    return keep
 
-    def run() -> None:
-        while not stop.is_set():
+
+def encoder_identity() -> str:
+    """Which segment encoder is in use, for what is kept between runs."""
+    return f"lameenc-{importlib.metadata.version('lameenc')}-q{LAME_QUALITY}"
+
+
+def encode_segment(chunks: Iterable[bytes], bitrate_kbps: int, stop: threading.Event | None = None) -> bytes:
+    """MP3 frames of one stream of PCM, from a fresh LAME encoder (mono, CBR, no tag).
+
+    Raises :class:`Stopped` once ``stop`` is set.
+    """
+    import lameenc
+
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(bitrate_kbps)
+    encoder.set_in_sample_rate(SAMPLE_RATE)
+    encoder.set_out_sample_rate(SAMPLE_RATE)
+    encoder.set_channels(1)
+    encoder.set_quality(LAME_QUALITY)
+    encoder.silence()
+    out = bytearray()
+    for chunk in chunks:
+        if stop is not None and stop.is_set():
+            raise Stopped
+        out += encoder.encode(chunk)
+    out += encoder.flush()
+    return bytes(out)
+
+
+class _Encoders:
+    """Threads that encode the segments handed to them (LAME lets go of the GIL, so they run while
+    the caller makes the next segment's samples), a few queued at most, so memory stays flat.
+
+    Leaving the ``with`` block waits for every segment handed over; an error in any thread, or an
+    interrupt, stops them all, and the first real error is raised.
+    """
+
+    def __init__(self, jobs: int, bitrate_kbps: int, progress: _Progress) -> None:
+        self.bitrate_kbps = bitrate_kbps
+        self.progress = progress
+        self.keep: Callable[[str, int, bytes], None] = lambda key, crc, frames: None
+        self.header = silent_frames(bitrate_kbps)[1][:4]
+        self.jobs = max(1, jobs)
+        self.work: queue.Queue[tuple[str, Segment, bytes] | None] = queue.Queue(maxsize=2 * self.jobs)
+        self.stop = threading.Event()  # set when any thread fails or the run is interrupted
+        self.failures: list[BaseException] = []
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+
+    def __enter__(self) -> _Encoders:
+        return self
+
+    def submit(self, key: str, segment: Segment, data: bytes) -> None:
+        if not self.threads:
+            with stops_held():  # every thread is known to the clean-up
+                for _ in range(self.jobs):
+                    thread = threading.Thread(target=self._run, daemon=True)
+                    thread.start()
+                    self.threads.append(thread)
+        while not self.stop.is_set():
             try:
-                n = work.get_nowait()
-            except queue.Empty:
+                self.work.put((key, segment, data), timeout=0.1)
                 return
-            try:
-                encode(n)
-            except BaseException as e:  # reported on the main thread
-                failures.append(e)
-                stop.set()
-                return
+            except queue.Full:
+                continue
+        self._raise()
 
-    threads: list[threading.Thread] = []
-    try:
-        with stops_held():  # every thread writing into the folder is known to the clean-up
-            for _ in range(min(jobs, len(batches)) - 1):
-                thread = threading.Thread(target=run, daemon=True)
-                thread.start()
-                threads.append(thread)
-        run()
-        for t in threads:
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            if error is None:
+                self._finish()  # every segment handed over is encoded (an interrupt still ends this)
+        finally:
+            with stops_held():  # a second Ctrl-C cannot cut the clean-up short
+                self.stop.set()
+                self._finish()
+        if error is None:
+            self._raise()
+
+    def _finish(self) -> None:
+        """Tell each thread there is no more work, and wait for them all."""
+        for _ in self.threads:
+            while any(t.is_alive() for t in self.threads):
+                try:
+                    self.work.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+        for t in self.threads:
             t.join()
-    finally:
-        with stops_held():
-            stop.set()
-            for t in threads:
-                t.join()
-    if failures:
-        real = [e for e in failures if not isinstance(e, Stopped)]
-        raise (real or failures)[0]
+
+    def _raise(self) -> None:
+        if self.failures:
+            real = [e for e in self.failures if not isinstance(e, Stopped)]
+            raise (real or self.failures)[0]
+
+    def _run(self) -> None:
+        done: list[tuple[str, bytes, list[bytes]]] = []  # CRCs are computed for a few segments at once
+        try:
+            while not self.stop.is_set():
+                item = self.work.get()
+                if item is None:
+                    break
+                key, segment, data = item
+                frames = encode_segment([data], self.bitrate_kbps, self.stop)
+                done.append((key, frames, _checked(frames, segment, self.header)))
+                self.progress.add(len(data) // 2)
+                if len(done) >= CRC_BATCH:
+                    self._hand_over(done)
+            if not self.stop.is_set():
+                self._hand_over(done)
+        except BaseException as e:  # reported on the caller's thread
+            self.failures.append(e)
+            self.stop.set()
+
+    def _hand_over(self, done: list[tuple[str, bytes, list[bytes]]]) -> None:
+        for (key, frames, _), crc in zip(done, crcs_of_runs([run for _, _, run in done])):
+            with self.lock:
+                self.keep(key, crc, frames)
+        done.clear()
 
 
-def _checked(output: Path, segment: Segment) -> tuple[int, bytes]:
-    """The CRC-16 and audio frames of one encoded segment, once they are seen to fit its place."""
-    check_written(output)
-    frames = frames_of(output)
-    tag = read_tag(frames[0])
-    if tag is None or tag.frames != segment.frames or len(frames) - 1 != segment.frames:
+def _checked(frames: bytes, segment: Segment, header: bytes) -> list[bytes]:
+    """One encoded segment's frames, once they are seen to fit its place in the file: the right
+    number, the file's format (``header``: version, layer, bitrate, rate, mode), the first
+    borrowing nothing."""
+    run: list[bytes] = []
+    at = 0
+    while at < len(frames):
+        size = frame_size(frames[at : at + 4])
+        if size == 0 or frames[at + 1] != header[1] or frames[at + 2] & 0xFC != header[2] & 0xFC \
+                or frames[at + 3] >> 6 != header[3] >> 6:  # fmt: skip
+            raise EncodingMismatch("the segment encoder wrote another kind of MP3")
+        run.append(frames[at : at + size])
+        at += size
+    if len(run) != segment.frames or at != len(frames) or not stands_alone(frames[:8]):
         raise EncodingMismatch("unexpected frame count")
-    if not stands_alone(frames[1]):
-        raise EncodingMismatch("a segment's first frame borrows from before it")
-    return crc16_of_run([(f, 1) for f in frames[1:]]), b"".join(frames[1:])
-
-
-def _batch_command(lengths: list[int], outputs: list[Path], bitrate_kbps: int) -> list[str]:
-    """One ffmpeg that cuts its input at ``lengths`` and encodes each piece as a file of its own."""
-    cmd = pcm_input()
-    if len(lengths) == 1:
-        return [*cmd, "-map", "0:a", *mp3_output(outputs[0], bitrate_kbps)]
-    points = "|".join(map(str, itertools.accumulate(lengths[:-1])))
-    labels = [f"[s{j}]" for j in range(len(lengths))]
-    cmd += ["-filter_complex", f"[0:a]asegment=samples={points}{''.join(labels)}"]
-    for label, output in zip(labels, outputs):
-        cmd += ["-map", label, *mp3_output(output, bitrate_kbps)]
-    return cmd
+    return run
 
 
 def _join(
