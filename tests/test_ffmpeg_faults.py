@@ -75,4 +75,4 @@ def test_garbage_in_an_encoded_part_is_named_not_a_value_error(tmp_path: Path) -
     damaged = tmp_path / "part.mp3"
     damaged.write_bytes(b"\xff\xf3\x44\xc4" + bytes(10) + b"rubbish")
     with pytest.raises(AudioError, match=r"ffmpeg reported success but wrote damaged MP3 audio \(not an MP3 frame"):
-        mp3.frames_of(damaged)
+        mp3._frames_of(damaged)

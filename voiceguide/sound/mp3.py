@@ -48,45 +48,24 @@ def stall_timeout() -> float:
 # --------------------------------------------------------------------------- encoding
 
 
-def mp3_output(path: Path, bitrate_kbps: int, reservoir: bool = True) -> list[str]:
-    """ffmpeg's options for one mono CBR MP3 output with an Info tag and no ID3 tags."""
-    return ["-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-reservoir", "1" if reservoir else "0",
-            "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "1", "-f", "mp3", str(path)]  # fmt: skip
-
-
-def pcm_input() -> list[str]:
-    return [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0"]  # fmt: skip
-
-
-def encode_stream(
-    chunks: Iterator[bytes],
-    path: Path,
-    bitrate_kbps: int,
-    reservoir: bool = True,
-    abandon: threading.Event | None = None,
-) -> None:
+def encode_stream(chunks: Iterator[bytes], path: Path, bitrate_kbps: int, reservoir: bool = True) -> None:
     """Stream PCM chunks through ffmpeg's libmp3lame into ``path`` (mono, CBR, with an Info tag).
 
-    See :func:`run_encoder` for how a wedged or abandoned ffmpeg is stopped.
-    """
-    run_encoder([*pcm_input(), *mp3_output(path, bitrate_kbps, reservoir)], chunks, abandon)
-    check_written(path)
-
-
-def run_encoder(cmd: list[str], chunks: Iterator[bytes], abandon: threading.Event | None = None) -> None:
-    """Run an ffmpeg command that reads PCM chunks on its standard input.
-
     An ffmpeg that stops taking input, or does not finish once the input ends, for
-    :func:`stall_timeout` seconds is killed. Once ``abandon`` is set (another encoder failed, or
-    the run was interrupted) ffmpeg is killed at once, even while a write to it is blocked, and
-    :class:`Stopped` is raised. However this ends, no ffmpeg is left running.
+    :func:`stall_timeout` seconds is killed; one that reports success but wrote no MP3 is an error.
+    However this ends, no ffmpeg is left running.
     """
+    cmd = [
+        ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+        "-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-reservoir", "1" if reservoir else "0",
+        "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "1", "-f", "mp3", str(path),
+    ]  # fmt: skip
     stall_s = stall_timeout()
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
         assert proc.stdin is not None
-        watch = _Watchdog(proc, stall_s, abandon)
+        watch = _Watchdog(proc, stall_s)
         try:
             try:
                 for block in _blocks(chunks):
@@ -104,8 +83,6 @@ def run_encoder(cmd: list[str], chunks: Iterator[bytes], abandon: threading.Even
             raise
         finally:
             watch.stop()
-        if watch.abandoned:
-            raise Stopped
         if watch.stalled:
             raise AudioError(f"ffmpeg made no progress for {stall_s:g} s and was stopped (is it wedged?)")
         if code != 0:
@@ -113,10 +90,6 @@ def run_encoder(cmd: list[str], chunks: Iterator[bytes], abandon: threading.Even
             detail = errors.read().decode(errors="replace").strip().splitlines()
             reason = detail[-1] if detail else f"exit {code}" if code > 0 else f"ended by {_signal_name(-code)}"
             raise AudioError(f"ffmpeg failed to encode the MP3 ({reason})")
-
-
-def check_written(path: Path) -> None:
-    """An :class:`AudioError` unless ffmpeg's output starts with an MP3 frame."""
     try:
         with open(path, "rb") as f:
             head = f.read(4)
@@ -146,18 +119,13 @@ def _signal_name(signum: int) -> str:
 
 
 class _Watchdog:
-    """Kills a process that keeps the caller waiting (in :meth:`waiting`) longer than ``limit_s``,
-    or at once when ``abandon`` is set."""
+    """Kills a process that keeps the caller waiting (in :meth:`waiting`) longer than ``limit_s``."""
 
-    ABANDON_POLL_S = 0.05
-
-    def __init__(self, proc: subprocess.Popen[bytes], limit_s: float, abandon: threading.Event | None = None) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], limit_s: float) -> None:
         self.proc = proc
         self.limit_s = limit_s
-        self.abandon = abandon
         self.since: float | None = None
         self.stalled = False
-        self.abandoned = False
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
@@ -171,14 +139,7 @@ class _Watchdog:
             self.since = None
 
     def _watch(self) -> None:
-        poll = min(1.0, self.limit_s / 4)
-        if self.abandon is not None:
-            poll = min(poll, self.ABANDON_POLL_S)
-        while not self._done.wait(poll):
-            if self.abandon is not None and self.abandon.is_set():
-                self.abandoned = True
-                self.proc.kill()
-                return
+        while not self._done.wait(min(1.0, self.limit_s / 4)):
             since = self.since
             if since is not None and time.monotonic() - since > self.limit_s:
                 self.stalled = True
@@ -197,7 +158,7 @@ def silent_frames(bitrate_kbps: int) -> tuple[bytes, bytes]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "silence.mp3"
         encode_stream(iter([bytes(2 * FRAME * 16)]), path, bitrate_kbps, reservoir=False)
-        frames = frames_of(path)
+        frames = _frames_of(path)
     if read_tag(frames[0]) is None:
         raise AudioError("ffmpeg did not write the Info tag an MP3 needs for its length")
     for frame in frames[4:-4]:
@@ -211,20 +172,14 @@ def silent_frame(bitrate_kbps: int) -> bytes:
     return silent_frames(bitrate_kbps)[1]
 
 
-def frames_of(path: Path) -> list[bytes]:
+def _frames_of(path: Path) -> list[bytes]:
     """The frames ffmpeg wrote to ``path``, or an :class:`AudioError` saying it wrote something else."""
     try:
         return split_frames(path.read_bytes())
     except ValueError as e:
         raise AudioError(f"ffmpeg reported success but wrote damaged MP3 audio ({e})") from e
-    except OSError as e:
-        raise AudioError(f"cannot read the encoded audio back ({e.strerror or e})") from e
 
 
 class EncodingMismatch(Exception):
     """The encoder did not produce the frames the sample-exact joins rely on."""
-
-
-class Stopped(Exception):
-    """An encoder stopped because another failed or the run was interrupted."""
 

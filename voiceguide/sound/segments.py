@@ -37,7 +37,7 @@ from voiceguide.fileio import make_temporary
 from voiceguide.signals import stops_held
 from voiceguide.sound.crc16 import crc16_combine, crc16_of_run, crcs_of_runs
 from voiceguide.sound.frames import frame_size, stands_alone, write_tag
-from voiceguide.sound.mp3 import DELAY, ENCODER_DELAY, FRAME, EncodingMismatch, Stopped, encode_stream, silent_frames
+from voiceguide.sound.mp3 import DELAY, ENCODER_DELAY, FRAME, EncodingMismatch, encode_stream, silent_frames
 from voiceguide.voice.cores import usable_cores
 from voiceguide.voice.speech import SAMPLE_RATE
 
@@ -49,6 +49,11 @@ LAME_QUALITY = 3
 """LAME's own default (what ffmpeg's libmp3lame uses unless told otherwise)."""
 SEGMENT_FORMAT = 1
 """Bumped whenever what a kept segment's frames depend on changes, so old ones are not reused."""
+
+
+class _Stopped(Exception):
+    """An encoding thread stopped because another failed or the run was interrupted."""
+
 
 class FrameStore(Protocol):
     """Where encoded segments are kept between renders (the clip cache)."""
@@ -274,7 +279,7 @@ def encoder_identity() -> str:
 def encode_segment(chunks: Iterable[bytes], bitrate_kbps: int, stop: threading.Event | None = None) -> bytes:
     """MP3 frames of one stream of PCM, from a fresh LAME encoder (mono, CBR, no tag).
 
-    Raises :class:`Stopped` once ``stop`` is set.
+    Raises :class:`_Stopped` once ``stop`` is set.
     """
     import lameenc
 
@@ -288,7 +293,7 @@ def encode_segment(chunks: Iterable[bytes], bitrate_kbps: int, stop: threading.E
     out = bytearray()
     for chunk in chunks:
         if stop is not None and stop.is_set():
-            raise Stopped
+            raise _Stopped
         out += encoder.encode(chunk)
     out += encoder.flush()
     return bytes(out)
@@ -357,7 +362,7 @@ class _Encoders:
 
     def _raise(self) -> None:
         if self.failures:
-            real = [e for e in self.failures if not isinstance(e, Stopped)]
+            real = [e for e in self.failures if not isinstance(e, _Stopped)]
             raise (real or self.failures)[0]
 
     def _run(self) -> None:
