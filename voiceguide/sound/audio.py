@@ -33,7 +33,7 @@ from voiceguide.session.timeline import Cue, Timeline
 from voiceguide.sound import dsp
 from voiceguide.sound.ffmpeg import ffmpeg_identity, ffmpeg_path
 from voiceguide.sound.mp3 import encode_stream, stall_timeout
-from voiceguide.sound.segments import FrameStore, encode_fast
+from voiceguide.sound.segments import FrameStore, encode_fast, encode_plain
 from voiceguide.voice import level
 from voiceguide.voice.speech import SAMPLE_RATE, Clip
 
@@ -415,18 +415,10 @@ def encode_session(
     """Encode a session's audio to MP3 (see :mod:`voiceguide.sound.segments` for how silence is skipped
     and how encoded sounds are kept in ``store`` for the next render)."""
     if session.music is not None:  # the bed leaves no silence to skip, and is seldom the same twice
-        chunks = session.span_chunks(0, session.total_samples)
-        encode_stream(_counted(chunks, on_samples), path, bitrate_kbps)
+        encode_plain(session.span_chunks, session.total_samples, path, bitrate_kbps, on_samples)
         return
     spans = [(start, start + session.lengths[key]) for start, key in session.placed()]
     encode_fast(session.span_chunks, spans, session.total_samples, path, bitrate_kbps, jobs, on_samples, store)
-
-
-def _counted(chunks: Iterator[bytes], on_samples: Callable[[int], None] | None) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield chunk
-        if on_samples:
-            on_samples(len(chunk) // 2)
 
 
 @dataclass(frozen=True)

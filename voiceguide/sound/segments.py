@@ -36,7 +36,7 @@ from voiceguide.errors import AudioError
 from voiceguide.fileio import make_temporary
 from voiceguide.signals import stops_held
 from voiceguide.sound.crc16 import crc16_combine, crc16_of_run, crcs_of_runs
-from voiceguide.sound.frames import frame_size, stands_alone, write_tag
+from voiceguide.sound.frames import split_frames, stands_alone, write_tag
 from voiceguide.sound.mp3 import DELAY, ENCODER_DELAY, FRAME, EncodingMismatch, encode_stream, silent_frames
 from voiceguide.voice.cores import usable_cores
 from voiceguide.voice.speech import SAMPLE_RATE
@@ -140,8 +140,27 @@ def encode_fast(
                          jobs or usable_cores(), progress, store)  # fmt: skip
     except EncodingMismatch:
         progress.reset()
-        encode_stream(progress.counting(_padded(span_chunks, 0, total, total)), path, bitrate_kbps)
+        _encode_plainly(span_chunks, total, path, bitrate_kbps, progress)
     progress.finish()
+
+
+def encode_plain(
+    span_chunks: Callable[[int, int], Iterator[bytes]],
+    total: int,
+    path: Path,
+    bitrate_kbps: int,
+    on_samples: Callable[[int], None] | None = None,
+) -> None:
+    """Encode the whole session in one ffmpeg pass: for audio with no silence to skip (a music bed)."""
+    progress = _Progress(on_samples, total)
+    _encode_plainly(span_chunks, total, path, bitrate_kbps, progress)
+    progress.finish()
+
+
+def _encode_plainly(
+    span_chunks: Callable[[int, int], Iterator[bytes]], total: int, path: Path, bitrate_kbps: int, progress: _Progress
+) -> None:
+    encode_stream(progress.counting(_padded(span_chunks, 0, total, total)), path, bitrate_kbps)
 
 
 class _Progress:
@@ -217,7 +236,7 @@ def _encode_segments(
     made: dict[str, tuple[int, Path]] = {}  # encoded now and not kept by the store: CRC and a file
     tmp: Path | None = None
     try:
-        with _Encoders(jobs, bitrate_kbps, progress) as encoders:
+        with _Encoders(jobs, bitrate_kbps, silence[:4], progress) as encoders:
             for segment in segments:  # each segment's samples are made once: digested, then encoded if new
                 data = b"".join(_padded(span_chunks, *segment.input_span, total))
                 key = segment_key([data], segment.frames, bitrate_kbps)
@@ -307,11 +326,12 @@ class _Encoders:
     interrupt, stops them all, and the first real error is raised.
     """
 
-    def __init__(self, jobs: int, bitrate_kbps: int, progress: _Progress) -> None:
+    def __init__(self, jobs: int, bitrate_kbps: int, header: bytes, progress: _Progress) -> None:
         self.bitrate_kbps = bitrate_kbps
         self.progress = progress
         self.keep: Callable[[str, int, bytes], None] = lambda key, crc, frames: None
-        self.header = silent_frames(bitrate_kbps)[1][:4]
+        self.header = header
+        """The file's frame header (from its silent frame): every segment's frames must match it."""
         self.jobs = max(1, jobs)
         self.work: queue.Queue[tuple[str, Segment, bytes] | None] = queue.Queue(maxsize=2 * self.jobs)
         self.stop = threading.Event()  # set when any thread fails or the run is interrupted
@@ -395,16 +415,13 @@ def _checked(frames: bytes, segment: Segment, header: bytes) -> list[bytes]:
     """One encoded segment's frames, once they are seen to fit its place in the file: the right
     number, the file's format (``header``: version, layer, bitrate, rate, mode), the first
     borrowing nothing."""
-    run: list[bytes] = []
-    at = 0
-    while at < len(frames):
-        size = frame_size(frames[at : at + 4])
-        if size == 0 or frames[at + 1] != header[1] or frames[at + 2] & 0xFC != header[2] & 0xFC \
-                or frames[at + 3] >> 6 != header[3] >> 6:  # fmt: skip
-            raise EncodingMismatch("the segment encoder wrote another kind of MP3")
-        run.append(frames[at : at + size])
-        at += size
-    if len(run) != segment.frames or at != len(frames) or not stands_alone(frames[:8]):
+    try:
+        run = split_frames(frames)
+    except ValueError as e:
+        raise EncodingMismatch(f"the segment encoder wrote damaged MP3 audio ({e})") from e
+    if any(f[1] != header[1] or f[2] & 0xFC != header[2] & 0xFC or f[3] >> 6 != header[3] >> 6 for f in run):
+        raise EncodingMismatch("the segment encoder wrote another kind of MP3")
+    if len(run) != segment.frames or not stands_alone(frames[:8]):
         raise EncodingMismatch("unexpected frame count")
     return run
 
@@ -446,18 +463,16 @@ def _join(
         for segment, key in zip(segments, keys):
             quiet(segment.begin)
             seg_crc, data = source(segment, key)
-            count, at = 0, 0
-            while at < len(data):
-                size = frame_size(data[at : at + 4])
-                if size == 0:
-                    raise EncodingMismatch("a segment's frames are damaged")
-                starts.append(position + at)
-                at += size
-                count += 1
-            if count != segment.frames or at != len(data) or not stands_alone(data[:8]):
+            try:
+                run = split_frames(data)
+            except ValueError as e:
+                raise EncodingMismatch("a segment's frames are damaged") from e
+            if len(run) != segment.frames or not stands_alone(data[:8]):
                 raise EncodingMismatch("a segment's frames do not fit its place")
+            for frame in run:
+                starts.append(position)
+                position += len(frame)
             out.write(data)
-            position += len(data)
             crc = crc16_combine(crc, seg_crc, len(data))
             cursor = segment.end
         quiet(end)
