@@ -97,11 +97,8 @@ def crc16_of_run(pieces: list[tuple[bytes, int]], crc: int = 0) -> int:
     singles = [frame for frame, times in pieces if times == 1]
     crcs = iter(frame_crcs(singles))
     for frame, times in pieces:
-        if times == 1:
-            low, high = _shift_tables(len(frame))
-            crc = low[crc & 0xFF] ^ high[crc >> 8] ^ next(crcs)
-        else:
-            crc = _repeat_crc(crc, crc16(frame), len(frame), times)
+        single = times == 1
+        crc = _append(crc, next(crcs), len(frame)) if single else _repeat_crc(crc, crc16(frame), len(frame), times)
     return crc
 
 
@@ -124,7 +121,13 @@ def crcs_of_runs(runs: list[list[bytes]]) -> list[int]:
     for run in runs:
         crc = 0
         for frame in run:
-            low, high = _shift_tables(len(frame))
-            crc = low[crc & 0xFF] ^ high[crc >> 8] ^ next(crcs)
+            crc = _append(crc, next(crcs), len(frame))
         out.append(crc)
     return out
+
+
+def _append(crc: int, frame_crc: int, length: int) -> int:
+    """CRC after appending a frame of ``length`` bytes whose own CRC is ``frame_crc`` (a table lookup
+    per byte of the register, as :func:`crc16_combine` with the tables made once per length)."""
+    low, high = _shift_tables(length)
+    return low[crc & 0xFF] ^ high[crc >> 8] ^ frame_crc
