@@ -46,21 +46,6 @@ STOPPING = (signal.SIGINT, *STOP_SIGNALS)
 
 
 @contextlib.contextmanager
-def _stops_kept(pending: list[int]) -> Iterator[None]:
-    """Record Ctrl-C and the stop signals in ``pending`` for the block instead of acting on them."""
-    handlers = {sig: signal.getsignal(sig) for sig in STOPPING}
-    for sig, handler in handlers.items():
-        if handler not in (signal.SIG_IGN, None):
-            signal.signal(sig, lambda signum, frame: pending.append(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in handlers.items():
-            if handler is not None:
-                signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
 def stops_held() -> Iterator[None]:
     """Hold Ctrl-C and the stop signals back for a short block that must not be cut in two.
 
@@ -74,9 +59,17 @@ def stops_held() -> Iterator[None]:
         yield
         return
     pending: list[int] = []
+    handlers = {sig: signal.getsignal(sig) for sig in STOPPING}
     try:
-        with _stops_kept(pending):
+        for sig, handler in handlers.items():
+            if handler not in (signal.SIG_IGN, None):
+                signal.signal(sig, lambda signum, frame: pending.append(signum))
+        try:
             yield
+        finally:
+            for sig, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
     finally:
         if pending:
             signal.raise_signal(pending[0])
@@ -94,17 +87,12 @@ def children_start_deaf() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    pending: list[int] = []
-    try:
-        with _stops_kept(pending):
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
-            try:
-                yield
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    finally:
-        if pending:
-            signal.raise_signal(pending[0])
+    with stops_held():
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def hear_signals() -> None:
