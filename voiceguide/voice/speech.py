@@ -96,8 +96,9 @@ class ClipCache:
         )
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.clip"
+    def _path(self, key: str, suffix: str = ".clip") -> Path:
+        """Where the entry for ``key`` lives: a clip, or the frames of an encoded run of sound (``.frames``)."""
+        return self.root / key[:2] / f"{key}{suffix}"
 
     def get(self, key: str) -> Clip | None:
         """The clip stored under ``key``, or None; a damaged entry is removed (to be made again)."""
@@ -115,7 +116,7 @@ class ClipCache:
     def get_frames(self, key: str) -> tuple[int, bytes] | None:
         """The CRC-16 and MP3 frames of an encoded run of sound kept under ``key``, or None; a
         damaged entry is removed (to be encoded again)."""
-        path = self.root / key[:2] / f"{key}.frames"
+        path = self._path(key, ".frames")
         try:
             data = read_regular(path, _FRAMES_HEADER.size + MAX_FRAMES_BYTES + 1)
         except OSError:
@@ -133,7 +134,7 @@ class ClipCache:
         """Keep the MP3 frames of an encoded run of sound (whose CRC-16 is ``crc``) under ``key``,
         whole or not at all; whether they were kept."""
         header = _FRAMES_HEADER.pack(_FRAMES_MAGIC, crc, 0, _digest(struct.pack("<H", crc), frames))
-        return self._store(self.root / key[:2] / f"{key}.frames", header + frames)
+        return self._store(self._path(key, ".frames"), header + frames)
 
     def put(self, key: str, clip: Clip) -> bool:
         """Store ``clip`` under ``key``, whole or not at all (a full disk leaves nothing behind);
