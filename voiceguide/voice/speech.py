@@ -37,8 +37,8 @@ from voiceguide.voice.cores import default_jobs
 from voiceguide.voice.engines import EngineFactory, voices_of, worker_main
 from voiceguide.voice.settings import VoiceInfo, VoiceSettings
 
-CLIP_FORMAT_VERSION = 6
-"""Bumped whenever trimming, decoding or the entry's layout changes, so old entries are not reused."""
+CLIP_FORMAT_VERSION = 7
+"""Bumped whenever trimming, decoding, leveling or the entry's layout changes, so old entries are not reused."""
 ATTEMPTS = 3
 """Tries per line, each in a fresh worker, before speech is reported as failed."""
 _MAGIC = b"VGC4"
