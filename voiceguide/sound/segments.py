@@ -22,6 +22,7 @@ encoded the plain way instead.
 from __future__ import annotations
 
 import array
+import functools
 import hashlib
 import importlib.metadata
 import queue
@@ -290,6 +291,7 @@ def _keeper(
     return keep
 
 
+@functools.cache
 def encoder_identity() -> str:
     """Which segment encoder is in use, for what is kept between runs."""
     return f"lameenc-{importlib.metadata.version('lameenc')}-q{LAME_QUALITY}"
