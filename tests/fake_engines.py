@@ -63,3 +63,21 @@ class FlakySharedEngine(FlakyEngine):
     """Fails each line once, shared between threads."""
 
     thread_safe = True
+
+
+class NumpyFreeToneEngine(ToneEngine):
+    """The tone engine, failing every line if its worker process has numpy loaded: what a light
+    worker (one whose audio is leveled in the parent) must not need."""
+
+    def synthesize(self, text: str) -> bytes:
+        import sys
+
+        if "numpy" in sys.modules:
+            raise RuntimeError("numpy is loaded in a light worker")
+        return super().synthesize(text)
+
+
+class LightEmptyEngine(EmptyEngine):
+    """Returns nothing from a light worker: the silence is found when the parent levels it."""
+
+    light_worker = True

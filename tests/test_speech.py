@@ -5,13 +5,21 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import sys
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.fake_engines import BrokenStartEngine, EmptyEngine, FlakyEngine, HangingEngine
+from tests.fake_engines import (
+    BrokenStartEngine,
+    EmptyEngine,
+    FlakyEngine,
+    HangingEngine,
+    LightEmptyEngine,
+    NumpyFreeToneEngine,
+)
 from voiceguide.errors import SpeechEngineError
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.voice.engines import Pyttsx3Engine, ToneEngine, VoiceSettings
@@ -125,6 +133,79 @@ def test_an_engine_that_returns_nothing_fails_after_a_bounded_number_of_tries() 
     assert pool._workers == []
 
 
+def test_a_light_engine_speaks_in_a_worker_without_numpy_and_is_leveled_here() -> None:
+    """eSpeak NG's and the tone engine's workers hand over raw audio: the parent levels it, so the
+    worker never loads numpy (every line fails if it does), and the clips are the same as leveled anywhere."""
+    texts = [f"Line number {i}." for i in range(9)]
+    pool = SynthesisPool(NumpyFreeToneEngine, VoiceSettings(), jobs=2)
+    try:
+        assert pool.levels_here
+        made = dict(pool.run(texts))
+    finally:
+        pool.close()
+    engine = ToneEngine(VoiceSettings())
+    for text in texts:
+        expected = clip_from_audio(engine.synthesize(text))
+        assert expected is not None
+        assert np.array_equal(made[text].pcm, expected.pcm) and made[text].peak == expected.peak
+
+
+def test_silence_found_while_leveling_here_is_retried_then_reported() -> None:
+    pool = SynthesisPool(LightEmptyEngine, VoiceSettings(), jobs=1)
+    with pytest.raises(SpeechEngineError, match=r"speech failed 3 times for 'Hello\.': the engine produced an empty"):
+        list(pool.run(["Hello.", "Another line."]))
+    assert pool._workers == []
+
+
+def test_raw_audio_waiting_to_be_leveled_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers are not handed more lines while three per leveling thread are spoken or wait,
+    however much faster they speak than the parent levels."""
+    import time
+
+    import voiceguide.voice.speech as speech_module
+
+    waiting: list[int] = []
+    slow_level = speech_module.clip_from_audio
+
+    def level_slowly(audio: bytes) -> Clip | None:
+        time.sleep(0.05)
+        return slow_level(audio)
+
+    submit = speech_module._Leveling.submit
+
+    def counting(self: speech_module._Leveling, *args: object) -> None:
+        submit(self, *args)  # type: ignore[arg-type]
+        waiting.append(len(self._running))
+
+    monkeypatch.setattr(speech_module, "clip_from_audio", level_slowly)
+    monkeypatch.setattr(speech_module._Leveling, "submit", counting)
+    pool = SynthesisPool(ToneEngine, VoiceSettings(), jobs=2)
+    try:
+        made = dict(pool.run([f"Line {i}." for i in range(24)]))
+    finally:
+        pool.close()
+    assert len(made) == 24
+    assert len(waiting) == 24 and max(waiting) <= 6
+
+
+def test_workers_started_by_multiprocessing_spawn_work_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a socket cannot be handed to a child (Windows), workers start through multiprocessing."""
+    import voiceguide.voice.launch as launch
+
+    texts = [f"Line number {i}." for i in range(6)]
+    made = {}
+    for spawn_only in (False, True):
+        monkeypatch.setattr(launch, "SPAWN_ONLY", spawn_only)
+        pool = SynthesisPool(ToneEngine, VoiceSettings(), jobs=2)
+        try:
+            made[spawn_only] = dict(pool.run(texts))
+            kinds = {type(w.process).__name__ for w in pool._workers}
+        finally:
+            pool.close()
+        assert kinds == ({"SpawnProcess"} if spawn_only else {"ChildProcess"})
+    assert all(np.array_equal(made[True][t].pcm, made[False][t].pcm) for t in texts)
+
+
 def test_a_hanging_engine_is_killed_after_the_timeout() -> None:
     pool = SynthesisPool(HangingEngine, VoiceSettings(), jobs=1, timeout_s=1.0)
     with pytest.raises(SpeechEngineError, match=r"did not finish within 1 s"):
@@ -181,6 +262,31 @@ def test_real_engine_clip_does_not_depend_on_what_was_spoken_before() -> None:
             speech.prepare([*before, line])
             clips.append(speech.clip(line).pcm)
     assert np.array_equal(clips[0], clips[1])
+
+
+WARM_UP_PROBE = """
+import hashlib, sys
+from voiceguide.voice.espeak import EspeakSynth
+speak, start, starting = EspeakSynth._speak_here, EspeakSynth.__init__, []
+if sys.argv[1] == "without":  # the engine as it starts, saying nothing until the first line
+    EspeakSynth._speak_here = lambda self, text: b"" if starting else speak(self, text)
+    EspeakSynth.__init__ = lambda self, *a: (starting.append(1), start(self, *a), starting.clear())[1]
+synth = EspeakSynth(None, 140, 1.0)
+print(hashlib.sha256(b"".join(synth.synthesize(t) for t in sys.argv[2:])).hexdigest())
+"""
+
+
+@pytest.mark.engine
+def test_real_engine_warm_up_leaves_every_line_as_it_sounds_from_a_fresh_start() -> None:
+    """The empty utterance that sets eSpeak NG's buffers up before any line is forked does not
+    change a sample of what the lines sound like."""
+    lines = ["Welcome to Desk break.", "Breathe in slowly, and let your shoulders drop.", "Three."]
+    digests = [
+        subprocess.run([sys.executable, "-c", WARM_UP_PROBE, mode, *lines], capture_output=True, text=True,
+                       check=True, timeout=60).stdout.strip()
+        for mode in ("with", "without")
+    ]  # fmt: skip
+    assert len(digests[0]) == 64 and digests[0] == digests[1]
 
 
 @pytest.mark.engine

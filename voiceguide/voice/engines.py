@@ -81,6 +81,9 @@ def espeak_rate(rate_wpm: int) -> int:
 class Pyttsx3Engine:
     """pyttsx3: eSpeak NG through pyttsx3's binding on Linux, the system's voices elsewhere."""
 
+    light_worker = True
+    """Its worker hands over raw audio, leveled in the parent (see ``SynthesisPool.levels_here``)."""
+
     render_memory_mb = 130.0
     """Peak memory of one render with one job (the render and its worker), as measured for
     :attr:`voiceguide.voice.piper.PiperEngine.render_memory_mb`."""
@@ -226,6 +229,7 @@ class ToneEngine:
     """
 
     sample_rate = 22050
+    light_worker = True
 
     @staticmethod
     def describe(settings: VoiceSettings | None = None) -> str:

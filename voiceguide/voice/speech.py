@@ -1,12 +1,14 @@
 """Spoken lines -> trimmed PCM clips, through a content-addressed cache and worker processes.
 
-Every engine runs in a worker process of its own (``spawn``, so no engine ever crosses a fork).
+Every engine runs in a worker process of its own, a fresh interpreter (:mod:`voiceguide.voice.launch`),
+so no engine ever crosses a fork.
 A worker that hangs or returns an empty or silent clip is killed and the line retried in a fresh
 worker, up to :data:`ATTEMPTS` tries in all; then the failure is reported as a :class:`SpeechEngineError`.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -15,6 +17,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import re
+import socket
 import struct
 import time
 from collections.abc import Iterable, Iterator
@@ -35,11 +38,14 @@ from voiceguide.voice.clip import is_silent as is_silent
 from voiceguide.voice.clip import trim as trim
 from voiceguide.voice.cores import default_jobs
 from voiceguide.voice.engines import EngineFactory, voices_of, worker_main
+from voiceguide.voice.launch import start_worker
 from voiceguide.voice.settings import VoiceInfo, VoiceSettings
 
 CLIP_FORMAT_VERSION = 7
 """Bumped whenever trimming, decoding, leveling or the entry's layout changes, so old entries are not reused."""
 ATTEMPTS = 3
+LEVELING_AHEAD = 3
+"""Lines per leveling thread that may be spoken or wait to be leveled at once (see ``_Leveling``)."""
 """Tries per line, each in a fresh worker, before speech is reported as failed."""
 _MAGIC = b"VGC4"
 _HEADER = struct.Struct("<4sIIf16s")
@@ -262,7 +268,7 @@ def _decode_entry(data: bytes) -> Clip | None:
 # --------------------------------------------------------------------------- workers
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     process: Any
     conn: multiprocessing.connection.Connection
@@ -288,16 +294,11 @@ class SynthesisPool:
 
     def _spawn(self, count: int = 1, lanes: int = 1) -> list[_Worker]:
         """Start ``count`` workers at once (their start-ups overlap), then wait until each is ready."""
-        ctx = multiprocessing.get_context("spawn")
+        finish = bytes if self.levels_here else clip_from_audio
         started = []
         with children_start_deaf():  # a Ctrl-C during their start-up reaches them once they can take it
             for _ in range(count):
-                parent, child = ctx.Pipe()
-                process = ctx.Process(
-                    target=worker_main, args=(child, self.factory, self.settings, clip_from_audio, lanes), daemon=True
-                )
-                process.start()
-                child.close()
+                process, parent = start_worker(worker_main, (self.factory, self.settings, finish, lanes))
                 started.append(_Worker(process, parent, lanes))
         problem = None
         for worker in started:
@@ -325,14 +326,25 @@ class SynthesisPool:
         self._workers.remove(worker)
 
     def close(self) -> None:
-        for w in list(self._workers):
+        for w in self._workers:  # all are told first, so they end side by side
             with contextlib.suppress(OSError, BrokenPipeError):
                 w.conn.send(None)
+        for w in list(self._workers):
             w.process.join(1)
             if w.process.is_alive():
                 w.process.kill()
             w.conn.close()
         self._workers.clear()
+
+    @property
+    def levels_here(self) -> bool:
+        """Whether workers hand over the engine's raw audio, to be leveled on threads of this process.
+
+        An engine whose worker needs nothing else (``light_worker``: eSpeak NG, the tone engine)
+        then runs in a process without numpy, which starts sooner and holds less, as does every
+        line it forks. An engine that holds a model (Piper) levels in its own worker, beside it.
+        """
+        return bool(getattr(self.factory, "light_worker", False))
 
     def run(self, texts: list[str]) -> Iterator[tuple[str, Clip]]:
         """Synthesize every line, yielding ``(text, clip)`` as each finishes, in any order.
@@ -351,48 +363,132 @@ class SynthesisPool:
         queue = list(enumerate(texts))[::-1]
         attempts: dict[int, int] = {}
         pending = len(texts)
-        while pending:
-            for w in self._workers:
-                while len(w.jobs) < w.lanes and queue:
-                    index, text = queue.pop()
-                    w.jobs[index] = (text, time.monotonic())
-                    w.conn.send((index, text))
-            busy = [w for w in self._workers if w.jobs]
-            ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=0.5)
-            now = time.monotonic()
-            for w in busy:
-                failure: str | None = None
-                if w.conn in ready:
-                    try:
-                        message = w.conn.recv()
-                    except EOFError:
-                        message = ("failed", None, "the speech worker exited")
-                    if message[0] == "clip" and message[1] not in w.jobs:
-                        continue
-                    if message[0] == "clip" and message[2] is not None:
-                        text, _ = w.jobs.pop(message[1])
+        with _Leveling(want if self.levels_here else 0) as leveling:
+            while pending:
+                for w in self._workers:
+                    while len(w.jobs) < w.lanes and queue and leveling.has_room(self._workers):
+                        index, text = queue.pop()
+                        w.jobs[index] = (text, time.monotonic())
+                        w.conn.send((index, text))
+                busy = [w for w in self._workers if w.jobs]
+                waited: list[Any] = [w.conn for w in busy] + leveling.bell()
+                ready = multiprocessing.connection.wait(waited, timeout=0.5)
+                for worker, index, text, clip in leveling.finished():
+                    if clip is not None:
                         pending -= 1
-                        yield text, message[2]
+                        yield text, clip
+                    else:
+                        self._retry(worker, {index: text}, "the engine produced an empty or silent clip", queue,
+                                    attempts)  # fmt: skip
+                now = time.monotonic()
+                for w in busy:
+                    if w not in self._workers:  # replaced above
                         continue
-                    failure = "the engine produced an empty or silent clip" if message[0] == "clip" else message[2]
-                    failed = [message[1]] if message[1] in w.jobs else list(w.jobs)
-                else:
-                    # a line may wait for the other lines its worker is making: each lane extends the limit
-                    failed = [i for i, (text, started) in w.jobs.items()
-                              if now - started > (self.timeout_s + 0.05 * len(text)) * w.lanes]  # fmt: skip
-                    if not failed:
-                        continue
-                    failure = f"the engine did not finish within {self.timeout_s:g} s"
-                jobs = dict(w.jobs)
-                self._kill(w)  # never reuse a worker that failed: its engine may be wedged
-                for index, (text, _) in jobs.items():
-                    if index in failed:
-                        attempts[index] = attempts.get(index, 0) + 1
-                        if attempts[index] >= ATTEMPTS:
-                            self.close()
-                            raise SpeechEngineError(f"speech failed {ATTEMPTS} times for {text[:60]!r}: {failure}")
-                    queue.append((index, text))  # lines it was still working on go to another worker
-                self._workers += self._spawn(1, w.lanes)
+                    failure: str | None = None
+                    if w.conn in ready:
+                        try:
+                            message = w.conn.recv()
+                        except EOFError:
+                            message = ("failed", None, "the speech worker exited")
+                        if message[0] == "clip" and message[1] not in w.jobs:
+                            continue
+                        if message[0] == "clip" and isinstance(message[2], bytes):
+                            text, _ = w.jobs.pop(message[1])
+                            leveling.submit(w, message[1], text, message[2])
+                            continue
+                        if message[0] == "clip" and message[2] is not None:
+                            text, _ = w.jobs.pop(message[1])
+                            pending -= 1
+                            yield text, message[2]
+                            continue
+                        failure = "the engine produced an empty or silent clip" if message[0] == "clip" else message[2]
+                        failed = [message[1]] if message[1] in w.jobs else list(w.jobs)
+                    else:
+                        # a line may wait for the other lines its worker is making: each lane extends the limit
+                        failed = [i for i, (text, started) in w.jobs.items()
+                                  if now - started > (self.timeout_s + 0.05 * len(text)) * w.lanes]  # fmt: skip
+                        if not failed:
+                            continue
+                        failure = f"the engine did not finish within {self.timeout_s:g} s"
+                    self._retry(w, {i: w.jobs[i][0] for i in failed}, failure, queue, attempts)
+
+    def _retry(
+        self, worker: _Worker, failed: dict[int, str], failure: str, queue: list[tuple[int, str]],
+        attempts: dict[int, int],
+    ) -> None:
+        """Count a failed try of each line in ``failed`` and queue it again, unless it has had all
+        its tries; replace ``worker``, which is never used again after a failure (its engine may be
+        wedged), queueing the other lines it was making."""
+        for index, text in failed.items():
+            attempts[index] = attempts.get(index, 0) + 1
+            if attempts[index] >= ATTEMPTS:
+                self.close()
+                raise SpeechEngineError(f"speech failed {ATTEMPTS} times for {text[:60]!r}: {failure}")
+        if worker in self._workers:
+            others = [(i, text) for i, (text, _) in worker.jobs.items() if i not in failed]
+            self._kill(worker)
+            self._workers += self._spawn(1, worker.lanes)
+            queue.extend(others)
+        queue.extend(failed.items())
+
+
+class _Leveling:
+    """Raw audio from the workers made into clips on threads of this process, a few at a time
+    (``threads`` 0: the workers level their own).
+
+    Each finished clip rings a bell the pool waits on beside the workers' connections. No more
+    lines are handed to workers while :data:`LEVELING_AHEAD` clips per thread are being spoken or
+    wait here, so the raw audio held stays bounded however many lines a session has.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads) if threads else None
+        self._running: dict[concurrent.futures.Future[Clip | None], tuple[_Worker, int, str]] = {}
+        self._bell: tuple[socket.socket, socket.socket] | None = None
+        if threads:
+            self._bell = socket.socketpair()
+            for end in self._bell:
+                end.setblocking(False)
+
+    def __enter__(self) -> _Leveling:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._bell is not None:
+            for end in self._bell:
+                end.close()
+
+    def has_room(self, workers: list[_Worker]) -> bool:
+        """Whether another line may be handed out: the lines the ``workers`` are making count as waiting here."""
+        return not self.threads or len(self._running) + sum(len(w.jobs) for w in workers) < LEVELING_AHEAD * self.threads
+
+    def bell(self) -> list[socket.socket]:
+        """What to wait on for the next finished clip (nothing while none is being made)."""
+        return [self._bell[0]] if self._bell is not None and self._running else []
+
+    def submit(self, worker: _Worker, index: int, text: str, audio: bytes) -> None:
+        assert self._pool is not None, "a worker that levels its own clips handed over raw audio"
+        future = self._pool.submit(clip_from_audio, audio)
+        self._running[future] = (worker, index, text)
+        future.add_done_callback(self._ring)
+
+    def _ring(self, _: object) -> None:
+        if self._bell is not None:
+            with contextlib.suppress(OSError):  # a full bell has rung enough
+                self._bell[1].send(b"!")
+
+    def finished(self) -> list[tuple[_Worker, int, str, Clip | None]]:
+        """The clips made since last asked, each with the worker, index and line it came from."""
+        if self._bell is None:
+            return []
+        with contextlib.suppress(OSError):
+            while self._bell[0].recv(4096):
+                pass
+        done = [f for f in self._running if f.done()]
+        return [(*self._running.pop(f), f.result()) for f in done]
 
 
 # --------------------------------------------------------------------------- the facade
