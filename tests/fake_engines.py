@@ -66,8 +66,8 @@ class FlakySharedEngine(FlakyEngine):
 
 
 class NumpyFreeToneEngine(ToneEngine):
-    """The tone engine, failing every line if its worker process has numpy loaded: what a light
-    worker (one whose audio is leveled in the parent) must not need."""
+    """The tone engine, failing every line if its worker process has numpy loaded: an engine that
+    needs no numpy itself gets a worker without it (clips are leveled in the parent)."""
 
     def synthesize(self, text: str) -> bytes:
         import sys
@@ -76,8 +76,3 @@ class NumpyFreeToneEngine(ToneEngine):
             raise RuntimeError("numpy is loaded in a light worker")
         return super().synthesize(text)
 
-
-class LightEmptyEngine(EmptyEngine):
-    """Returns nothing from a light worker: the silence is found when the parent levels it."""
-
-    light_worker = True

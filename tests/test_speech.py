@@ -17,7 +17,6 @@ from tests.fake_engines import (
     EmptyEngine,
     FlakyEngine,
     HangingEngine,
-    LightEmptyEngine,
     NumpyFreeToneEngine,
 )
 from voiceguide.errors import SpeechEngineError
@@ -133,13 +132,13 @@ def test_an_engine_that_returns_nothing_fails_after_a_bounded_number_of_tries() 
     assert pool._workers == []
 
 
-def test_a_light_engine_speaks_in_a_worker_without_numpy_and_is_leveled_here() -> None:
-    """eSpeak NG's and the tone engine's workers hand over raw audio: the parent levels it, so the
-    worker never loads numpy (every line fails if it does), and the clips are the same as leveled anywhere."""
+def test_workers_hand_over_raw_audio_and_need_no_numpy_unless_their_engine_does() -> None:
+    """The parent levels what the workers say, so a worker whose engine needs no numpy (eSpeak NG,
+    the tone engine) never loads it (every line fails if it does); the clips are the same as
+    leveled anywhere."""
     texts = [f"Line number {i}." for i in range(9)]
     pool = SynthesisPool(NumpyFreeToneEngine, VoiceSettings(), jobs=2)
     try:
-        assert pool.levels_here
         made = dict(pool.run(texts))
     finally:
         pool.close()
@@ -148,13 +147,6 @@ def test_a_light_engine_speaks_in_a_worker_without_numpy_and_is_leveled_here() -
         expected = clip_from_audio(engine.synthesize(text))
         assert expected is not None
         assert np.array_equal(made[text].pcm, expected.pcm) and made[text].peak == expected.peak
-
-
-def test_silence_found_while_leveling_here_is_retried_then_reported() -> None:
-    pool = SynthesisPool(LightEmptyEngine, VoiceSettings(), jobs=1)
-    with pytest.raises(SpeechEngineError, match=r"speech failed 3 times for 'Hello\.': the engine produced an empty"):
-        list(pool.run(["Hello.", "Another line."]))
-    assert pool._workers == []
 
 
 def test_raw_audio_waiting_to_be_leveled_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """Timeline + clips -> one PCM stream -> MP3 with tags, chapters and podcast loudness.
 
-:class:`SessionAudio` is the one streaming core: it takes each distinct clip once (leveled by the
-worker that made it), measures the whole session's loudness from the clips' K-weighted energy (no
+:class:`SessionAudio` is the one streaming core: it takes each distinct clip once (leveled as it
+was made), measures the whole session's loudness from the clips' K-weighted energy (no
 pass over the audio), and yields any span of the session as PCM chunks in time order, with the
 music bed mixed under it. The MP3 encoder consumes those spans; live playback takes the same
 leveled sounds cue by cue.

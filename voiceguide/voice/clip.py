@@ -103,7 +103,7 @@ def is_silent(pcm: np.ndarray) -> bool:
 def clip_from_audio(data: bytes) -> Clip | None:
     """Engine output -> a trimmed, leveled clip; None where it holds no voice (a failed synthesis).
 
-    Runs in the worker process that made the audio, so leveling is spread over all cores.
+    Runs on the speech layer's leveling threads (numpy lets go of the GIL), beside the workers.
     """
     raw = trim(decode_audio(data))
     return None if is_silent(raw) else Clip.from_raw(raw)

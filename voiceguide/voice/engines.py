@@ -81,9 +81,6 @@ def espeak_rate(rate_wpm: int) -> int:
 class Pyttsx3Engine:
     """pyttsx3: eSpeak NG through pyttsx3's binding on Linux, the system's voices elsewhere."""
 
-    light_worker = True
-    """Its worker hands over raw audio, leveled in the parent (see ``SynthesisPool.levels_here``)."""
-
     render_memory_mb = 130.0
     """Peak memory of one render with one job (the render and its worker), as measured for
     :attr:`voiceguide.voice.piper.PiperEngine.render_memory_mb`."""
@@ -162,10 +159,10 @@ def worker_main(
     conn: multiprocessing.connection.Connection,
     factory: EngineFactory,
     settings: VoiceSettings,
-    finish: Callable[[bytes], Any] = bytes,
     lanes: int = 1,
 ) -> None:
-    """A worker process: make the engine here, then synthesize lines until told to stop.
+    """A worker process: make the engine here, then synthesize lines until told to stop, handing
+    each line's audio file bytes over as they are (the parent levels them).
 
     With ``lanes`` above one (for an engine that may synthesize on several threads at once), up
     to that many lines are synthesized at a time on threads sharing the one engine, so a voice's
@@ -185,8 +182,9 @@ def worker_main(
         sending = threading.Lock()
 
         def work(index: int, text: str) -> None:
+            reply: tuple[str, int, bytes | str]
             try:
-                reply = ("clip", index, finish(engine.synthesize(text)))
+                reply = ("audio", index, engine.synthesize(text))
             except Exception as e:
                 reply = ("failed", index, f"{type(e).__name__}: {e}")
             with sending, contextlib.suppress(OSError):  # a parent gone mid-line: the worker ends quietly
@@ -229,7 +227,6 @@ class ToneEngine:
     """
 
     sample_rate = 22050
-    light_worker = True
 
     @staticmethod
     def describe(settings: VoiceSettings | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Each clip's leveling, done once per clip (in the worker that made it) and cached with it.
+"""Each clip's leveling, done once per clip (as its audio arrives from a worker) and cached with it.
 
 A clip is band-limited to what the MP3 keeps, compressed where it is loudest, brought to a
 reference loudness and true-peak limited. Its K-weighted energy is kept per short bin, so a

@@ -294,11 +294,10 @@ class SynthesisPool:
 
     def _spawn(self, count: int = 1, lanes: int = 1) -> list[_Worker]:
         """Start ``count`` workers at once (their start-ups overlap), then wait until each is ready."""
-        finish = bytes if self.levels_here else clip_from_audio
         started = []
         with children_start_deaf():  # a Ctrl-C during their start-up reaches them once they can take it
             for _ in range(count):
-                process, parent = start_worker(worker_main, (self.factory, self.settings, finish, lanes))
+                process, parent = start_worker(worker_main, (self.factory, self.settings, lanes))
                 started.append(_Worker(process, parent, lanes))
         problem = None
         for worker in started:
@@ -336,16 +335,6 @@ class SynthesisPool:
             w.conn.close()
         self._workers.clear()
 
-    @property
-    def levels_here(self) -> bool:
-        """Whether workers hand over the engine's raw audio, to be leveled on threads of this process.
-
-        An engine whose worker needs nothing else (``light_worker``: eSpeak NG, the tone engine)
-        then runs in a process without numpy, which starts sooner and holds less, as does every
-        line it forks. An engine that holds a model (Piper) levels in its own worker, beside it.
-        """
-        return bool(getattr(self.factory, "light_worker", False))
-
     def run(self, texts: list[str]) -> Iterator[tuple[str, Clip]]:
         """Synthesize every line, yielding ``(text, clip)`` as each finishes, in any order.
 
@@ -363,7 +352,7 @@ class SynthesisPool:
         queue = list(enumerate(texts))[::-1]
         attempts: dict[int, int] = {}
         pending = len(texts)
-        with _Leveling(want if self.levels_here else 0) as leveling:
+        with _Leveling(want) as leveling:
             while pending:
                 for w in self._workers:
                     while len(w.jobs) < w.lanes and queue and leveling.has_room(self._workers):
@@ -390,18 +379,13 @@ class SynthesisPool:
                             message = w.conn.recv()
                         except EOFError:
                             message = ("failed", None, "the speech worker exited")
-                        if message[0] == "clip" and message[1] not in w.jobs:
+                        if message[0] == "audio" and message[1] not in w.jobs:
                             continue
-                        if message[0] == "clip" and isinstance(message[2], bytes):
+                        if message[0] == "audio":
                             text, _ = w.jobs.pop(message[1])
                             leveling.submit(w, message[1], text, message[2])
                             continue
-                        if message[0] == "clip" and message[2] is not None:
-                            text, _ = w.jobs.pop(message[1])
-                            pending -= 1
-                            yield text, message[2]
-                            continue
-                        failure = "the engine produced an empty or silent clip" if message[0] == "clip" else message[2]
+                        failure = message[2]
                         failed = [message[1]] if message[1] in w.jobs else list(w.jobs)
                     else:
                         # a line may wait for the other lines its worker is making: each lane extends the limit
@@ -433,57 +417,51 @@ class SynthesisPool:
 
 
 class _Leveling:
-    """Raw audio from the workers made into clips on threads of this process, a few at a time
-    (``threads`` 0: the workers level their own).
+    """The workers' raw audio made into clips on threads of this process.
 
-    Each finished clip rings a bell the pool waits on beside the workers' connections. No more
-    lines are handed to workers while :data:`LEVELING_AHEAD` clips per thread are being spoken or
+    Leveling here rather than in the workers keeps numpy out of a worker whose engine does not
+    need it (eSpeak NG's is then 25 MB, and so is every line it forks), and lets leveling run
+    whenever a core is free, such as while a Piper worker loads its voice or runs a long sentence
+    alone. Each finished clip rings a bell the pool waits on beside the workers' connections. No
+    more lines are handed to workers while :data:`LEVELING_AHEAD` per thread are being spoken or
     wait here, so the raw audio held stays bounded however many lines a session has.
     """
 
     def __init__(self, threads: int) -> None:
-        self.threads = threads
-        self._pool = concurrent.futures.ThreadPoolExecutor(threads) if threads else None
+        self.threads = max(1, threads)
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.threads)
         self._running: dict[concurrent.futures.Future[Clip | None], tuple[_Worker, int, str]] = {}
-        self._bell: tuple[socket.socket, socket.socket] | None = None
-        if threads:
-            self._bell = socket.socketpair()
-            for end in self._bell:
-                end.setblocking(False)
+        self._bell = socket.socketpair()
+        for end in self._bell:
+            end.setblocking(False)
 
     def __enter__(self) -> _Leveling:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._bell is not None:
-            for end in self._bell:
-                end.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for end in self._bell:
+            end.close()
 
     def has_room(self, workers: list[_Worker]) -> bool:
-        """Whether another line may be handed out: the lines the ``workers`` are making count as waiting here."""
-        return not self.threads or len(self._running) + sum(len(w.jobs) for w in workers) < LEVELING_AHEAD * self.threads
+        """Whether another line may be handed out (the lines ``workers`` are making count as waiting)."""
+        return len(self._running) + sum(len(w.jobs) for w in workers) < LEVELING_AHEAD * self.threads
 
     def bell(self) -> list[socket.socket]:
         """What to wait on for the next finished clip (nothing while none is being made)."""
-        return [self._bell[0]] if self._bell is not None and self._running else []
+        return [self._bell[0]] if self._running else []
 
     def submit(self, worker: _Worker, index: int, text: str, audio: bytes) -> None:
-        assert self._pool is not None, "a worker that levels its own clips handed over raw audio"
         future = self._pool.submit(clip_from_audio, audio)
         self._running[future] = (worker, index, text)
         future.add_done_callback(self._ring)
 
     def _ring(self, _: object) -> None:
-        if self._bell is not None:
-            with contextlib.suppress(OSError):  # a full bell has rung enough
-                self._bell[1].send(b"!")
+        with contextlib.suppress(OSError):  # a full bell has rung enough
+            self._bell[1].send(b"!")
 
     def finished(self) -> list[tuple[_Worker, int, str, Clip | None]]:
         """The clips made since last asked, each with the worker, index and line it came from."""
-        if self._bell is None:
-            return []
         with contextlib.suppress(OSError):
             while self._bell[0].recv(4096):
                 pass
