@@ -76,3 +76,22 @@ class NumpyFreeToneEngine(ToneEngine):
             raise RuntimeError("numpy is loaded in a light worker")
         return super().synthesize(text)
 
+
+
+class CostlyLinesEngine(SharedToneEngine):
+    """Shared between threads, with lines that say what they cost ("Heavy ..." lines 200, others
+    50, within 280 together), each line noting when it was spoken into ``$SPOKEN_LOG``."""
+
+    run_budget = 280
+
+    @staticmethod
+    def run_cost(text: str) -> float:
+        return 200.0 if text.startswith("Heavy") else 50.0
+
+    def synthesize(self, text: str) -> bytes:
+        started = time.monotonic()
+        time.sleep(0.03)
+        audio = super().synthesize(text)
+        with open(os.environ["SPOKEN_LOG"], "a", encoding="utf-8") as log:
+            log.write(f"{text}\t{started}\t{time.monotonic()}\n")
+        return audio

@@ -59,6 +59,17 @@ def test_piper_speaks_a_line_and_gives_the_same_clip_whatever_came_before() -> N
     assert np.array_equal(a.pcm, b.pcm)
 
 
+def test_what_a_line_costs_a_worker_is_estimated_close_to_its_phoneme_ids(catalog: Catalog) -> None:
+    """The pool pairs lines by ``run_cost``: for every line of two sessions the estimate is within
+    a third of the ids the voice model is really given for the line's longest sentence."""
+    engine = PiperEngine(VoiceSettings())
+    voice = engine._voice
+    for text in session_lines(catalog, "kneeling-back") + session_lines(catalog, "desk-break"):
+        ids = max(len(voice.phonemes_to_ids(sentence)) for sentence in voice.phonemize(text))
+        if ids >= 40:  # short lines cost little either way
+            assert 0.67 * ids <= PiperEngine.run_cost(text) <= 1.33 * ids, text
+
+
 def test_sentences_of_one_line_are_joined_by_a_natural_pause() -> None:
     with Speech(PiperEngine, VoiceSettings(), cache=None, jobs=1) as speech:
         clip = speech.clip("Well done. That was Cat-Cow.")

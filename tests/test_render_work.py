@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.fake_engines import FlakySharedEngine, SharedToneEngine
+from tests.fake_engines import CostlyLinesEngine, FlakySharedEngine, SharedToneEngine
 from voiceguide.catalog.load import resolve_routine
 from voiceguide.catalog.types import Catalog
 from voiceguide.session.compose import ComposeOptions, possible_lines
@@ -120,6 +120,28 @@ def test_a_failed_line_in_a_lane_is_retried(tmp_path: Path, monkeypatch: pytest.
     finally:
         pool.close()
     assert len(made) == 8 and all(len(c.pcm) > 0 for c in made.values())
+
+
+def test_lines_that_cost_their_worker_much_are_not_spoken_side_by_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engine that says what a line costs (Piper: its longest sentence) gets lines that fit its
+    budget together: two heavy lines never run at once, though each runs beside light ones."""
+    log = tmp_path / "spoken.tsv"
+    monkeypatch.setenv("SPOKEN_LOG", str(log))
+    texts = [f"Heavy line {i}." for i in range(6)] + [f"Light line {i}." for i in range(12)]  # heavy ones first
+    pool = SynthesisPool(CostlyLinesEngine, VoiceSettings(), jobs=2)
+    try:
+        made = dict(pool.run(texts))
+    finally:
+        pool.close()
+    assert set(made) == set(texts)
+    spoken = [(text, float(a), float(b)) for text, a, b in (row.split("\t") for row in log.read_text().splitlines())]
+    heavy = [(a, b) for text, a, b in spoken if text.startswith("Heavy")]
+    assert len(heavy) == 6
+    assert all(b1 <= a2 or b2 <= a1 for i, (a1, b1) in enumerate(heavy) for a2, b2 in heavy[i + 1 :])
+    light = [(a, b) for text, a, b in spoken if text.startswith("Light")]
+    assert any(a1 < b2 and a2 < b1 for a1, b1 in heavy for a2, b2 in light)  # heavy beside light
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import re
 import threading
 import wave
 from dataclasses import dataclass
@@ -47,6 +48,10 @@ RUN_BUDGET_IDS = 280
 with its sentence (about 0.6 MB an id with the bundled voice; the catalog's longest sentence has
 about 260), so short sentences run side by side while a long one runs alone instead of doubling
 the peak."""
+
+
+IDS_PER_CHARACTER = 2.3
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,16 @@ class PiperEngine:
     render_memory_mb = 400.0
     """Peak memory of one render with one job (the render and its worker holding the voice), as
     ``scripts/bench_lean.py``'s sampler measured it: for choosing how many pack episodes to render at once."""
+
+    run_budget = RUN_BUDGET_IDS
+    """What the lines in flight in one worker may cost together (see :meth:`run_cost`)."""
+
+    @staticmethod
+    def run_cost(text: str) -> float:
+        """The phoneme ids of the line's longest sentence, estimated from its characters (the
+        bundled voice makes 1.8-2.4 ids a character on the catalog's lines), so the pool hands a
+        worker lines whose sentences can run side by side instead of one waiting for the other."""
+        return IDS_PER_CHARACTER * max(len(s) for s in _SENTENCE_END.split(text))
 
     @staticmethod
     def describe(settings: VoiceSettings) -> str:

@@ -46,6 +46,8 @@ CLIP_FORMAT_VERSION = 7
 ATTEMPTS = 3
 LEVELING_AHEAD = 3
 """Lines per leveling thread that may be spoken or wait to be leveled at once (see ``_Leveling``)."""
+LOOKAHEAD_LINES = 16
+"""How far down the queue a worker's next line is looked for (see ``SynthesisPool._next_for``)."""
 """Tries per line, each in a fresh worker, before speech is reported as failed."""
 _MAGIC = b"VGC4"
 _HEADER = struct.Struct("<4sIIf16s")
@@ -356,7 +358,10 @@ class SynthesisPool:
             while pending:
                 for w in self._workers:
                     while len(w.jobs) < w.lanes and queue and leveling.has_room(self._workers):
-                        index, text = queue.pop()
+                        chosen = self._next_for(w, queue)
+                        if chosen is None:
+                            break
+                        index, text = queue.pop(chosen)
                         w.jobs[index] = (text, time.monotonic())
                         w.conn.send((index, text))
                 busy = [w for w in self._workers if w.jobs]
@@ -395,6 +400,25 @@ class SynthesisPool:
                             continue
                         failure = f"the engine did not finish within {self.timeout_s:g} s"
                     self._retry(w, {i: w.jobs[i][0] for i in failed}, failure, queue, attempts)
+
+    def _next_for(self, worker: _Worker, queue: list[tuple[int, str]]) -> int | None:
+        """Where in ``queue`` the next line for ``worker`` is (the queue is taken from its end), or
+        None to wait for one of its lanes to finish first.
+
+        An engine that says what each line costs its worker (``run_cost``) and what the lines in
+        flight may cost together (``run_budget``: Piper's long sentences take turns, so two never
+        double the memory peak) gets, among the next few lines, the first that fits beside those
+        in flight: a long line then runs beside short ones rather than waiting for another long one.
+        """
+        cost = getattr(self.factory, "run_cost", None)
+        budget = getattr(self.factory, "run_budget", None)
+        if not worker.jobs or cost is None or budget is None:
+            return len(queue) - 1
+        spent = sum(cost(text) for text, _ in worker.jobs.values())
+        for i in range(len(queue) - 1, max(-1, len(queue) - 1 - LOOKAHEAD_LINES), -1):
+            if spent + cost(queue[i][1]) <= budget:
+                return i
+        return None
 
     def _retry(
         self, worker: _Worker, failed: dict[int, str], failure: str, queue: list[tuple[int, str]],
