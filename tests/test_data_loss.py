@@ -78,6 +78,29 @@ def test_cache_clear_refuses_a_folder_of_the_users_own_files(tmp_path: Path) -> 
     assert (user / "settings.json").read_text() == "{}\n"
 
 
+def test_a_cache_whose_first_file_is_the_encoder_measurement_is_still_tagged(tmp_path: Path) -> None:
+    """A render measures the encoder while its lines are spoken, so the measurement may reach a
+    new cache folder before any clip: the folder is still marked as the cache's own, and cleared."""
+    import numpy as np
+
+    from voiceguide.sound.audio import ENCODER_GAIN_FILE
+    from voiceguide.voice.speech import CACHE_TAG, Clip, ClipCache
+
+    clip = Clip(np.arange(-100, 100, dtype=np.int16), np.array([0.5], dtype=np.float32), 0.125)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / ENCODER_GAIN_FILE).write_text("{}")
+    assert ClipCache(cache).put("ab" * 32, clip)
+    assert (cache / CACHE_TAG).is_file()
+    ClipCache(cache).clear()
+    assert [p.name for p in cache.rglob("*") if p.is_file()] == [CACHE_TAG]  # the clip and the measurement went
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine\n")
+    ClipCache(theirs).put("cd" * 32, clip)
+    assert not (theirs / CACHE_TAG).exists()  # a folder of the user's own is never claimed
+
+
 def test_cache_clear_removes_only_what_the_cache_wrote(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     assert run(["render", "cat-cow", "-o", "x.mp3"], tmp_path).returncode == 0

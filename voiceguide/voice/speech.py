@@ -174,11 +174,14 @@ class ClipCache:
         return True
 
     def _mark(self) -> None:
-        """Tag a new (or empty) cache folder as this cache's own, the mark ``clear`` looks for."""
+        """Tag a new cache folder (empty, or holding only what this cache writes, such as the
+        encoder measurement a render may store first) as this cache's own, the mark ``clear`` looks for."""
         if self._marked:
             return
         self._marked = True
-        if not self.root.exists() or (self.root.is_dir() and not any(self.root.iterdir())):
+        if (self.root / CACHE_TAG).is_file():
+            return
+        if not self.root.exists() or (self.root.is_dir() and not self.entries()[1]):
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = make_temporary(self.root / CACHE_TAG)
             try:  # whole or not at all, like every entry
