@@ -44,11 +44,11 @@ from voiceguide.voice.settings import VoiceInfo, VoiceSettings
 CLIP_FORMAT_VERSION = 7
 """Bumped whenever trimming, decoding, leveling or the entry's layout changes, so old entries are not reused."""
 ATTEMPTS = 3
+"""Tries per line, each in a fresh worker, before speech is reported as failed."""
 LEVELING_AHEAD = 3
 """Lines per leveling thread that may be spoken or wait to be leveled at once (see ``_Leveling``)."""
 LOOKAHEAD_LINES = 16
 """How far down the queue a worker's next line is looked for (see ``SynthesisPool._next_for``)."""
-"""Tries per line, each in a fresh worker, before speech is reported as failed."""
 _MAGIC = b"VGC4"
 _HEADER = struct.Struct("<4sIIf16s")
 """Magic, sample count, energy-bin count, true peak, and a BLAKE2b digest of all the rest."""
