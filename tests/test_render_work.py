@@ -24,7 +24,8 @@ from voiceguide.sound.mp3 import WRITE_BYTES, _blocks
 from voiceguide.sound.render import compose_spoken
 from voiceguide.voice import cores
 from voiceguide.voice.engines import ToneEngine, VoiceSettings
-from voiceguide.voice.speech import Clip, ClipCache, Speech, SynthesisPool
+from voiceguide.voice.pool import SynthesisPool
+from voiceguide.voice.speech import Clip, ClipCache, Speech
 
 OPTIONS = ComposeOptions(minutes=10)
 

@@ -22,12 +22,12 @@ from tests.fake_engines import (
 from voiceguide.errors import SpeechEngineError
 from voiceguide.sound.ffmpeg import ffmpeg_path
 from voiceguide.voice.engines import Pyttsx3Engine, ToneEngine, VoiceSettings
+from voiceguide.voice.pool import SynthesisPool
 from voiceguide.voice.speech import (
     SAMPLE_RATE,
     Clip,
     ClipCache,
     Speech,
-    SynthesisPool,
     clip_from_audio,
     decode_audio,
     trim,
@@ -154,23 +154,23 @@ def test_raw_audio_waiting_to_be_leveled_stays_bounded(monkeypatch: pytest.Monke
     however much faster they speak than the parent levels."""
     import time
 
-    import voiceguide.voice.speech as speech_module
+    import voiceguide.voice.pool as pool_module
 
     waiting: list[int] = []
-    slow_level = speech_module.clip_from_audio
+    slow_level = pool_module.clip_from_audio
 
     def level_slowly(audio: bytes) -> Clip | None:
         time.sleep(0.05)
         return slow_level(audio)
 
-    submit = speech_module._Leveling.submit
+    submit = pool_module._Leveling.submit
 
-    def counting(self: speech_module._Leveling, *args: object) -> None:
+    def counting(self: pool_module._Leveling, *args: object) -> None:
         submit(self, *args)  # type: ignore[arg-type]
         waiting.append(len(self._running))
 
-    monkeypatch.setattr(speech_module, "clip_from_audio", level_slowly)
-    monkeypatch.setattr(speech_module._Leveling, "submit", counting)
+    monkeypatch.setattr(pool_module, "clip_from_audio", level_slowly)
+    monkeypatch.setattr(pool_module._Leveling, "submit", counting)
     pool = SynthesisPool(ToneEngine, VoiceSettings(), jobs=2)
     try:
         made = dict(pool.run([f"Line {i}." for i in range(24)]))

@@ -240,15 +240,30 @@ def test_cancel_stops_the_render_and_keeps_nothing(env: Path, tmp_path: Path) ->
         studio.close()
 
 
-def test_a_client_that_goes_away_leaves_no_half_session(env: Path, tmp_path: Path) -> None:
-    """The page's connection ends mid-render: the session is still made whole, and until then the
-    library shows nothing of it."""
+def test_a_client_that_goes_away_leaves_no_half_session(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's connection ends mid-render (held there: its lines spoken, its audio not yet
+    encoded): the session is still made whole, and until then the library shows nothing of it."""
+    import voiceguide.sound.render as rendering
+
+    reached, go_on = threading.Event(), threading.Event()
+    encode = rendering.encode_session
+
+    def held(*args: Any, **kwargs: Any) -> None:
+        reached.set()
+        go_on.wait(60)
+        encode(*args, **kwargs)
+
+    monkeypatch.setattr(rendering, "encode_session", held)
     studio = Studio(tmp_path / "library")
     try:
         job_id = studio.post("/api/sessions", THREE_MINUTES).json()["id"]
-        seen = studio.events(job_id, stop_after=2)  # and the stream is closed
-        assert seen[-1]["state"] != "done"
+        assert reached.wait(60)
+        seen = studio.events(job_id, stop_after=1)  # and the stream is closed
+        assert seen[-1]["state"] == "making"
         assert studio.client.get("/api/sessions").json()["sessions"] == []
+        go_on.set()
         final = studio.events(job_id)[-1]
         assert final["state"] == "done"
         assert [s["id"] for s in studio.client.get("/api/sessions").json()["sessions"]] == [final["session"]]

@@ -6,7 +6,6 @@ the speech layer as an argument, so tests can pass a deterministic tone engine.
 
 from __future__ import annotations
 
-import concurrent.futures
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,12 +118,10 @@ def render(
     for path in (output, timeline_path, captions_path):
         if path is not None:
             check_output_path(path)
+    timeline = compose_spoken(routine, catalog, compose_options or ComposeOptions(), speech, progress, on_note)
+    speech.close()  # every clip the session plays is made: the speech workers' memory goes before the audio is built
     cache_dir = speech.cache.root if speech.cache else None
-    with concurrent.futures.ThreadPoolExecutor(1) as ahead:  # measured (the first time) while the lines are spoken
-        encoder_gain = ahead.submit(encoder_gain_db, audio_options.bitrate_kbps, cache_dir)
-        timeline = compose_spoken(routine, catalog, compose_options or ComposeOptions(), speech, progress, on_note)
-        speech.close()  # every clip the session plays is made: the workers' memory goes before the audio is built
-        session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain.result())
+    session = SessionAudio(timeline, speech.clip, audio_options, encoder_gain_db(audio_options.bitrate_kbps, cache_dir))
     total_s = timeline.duration_s
     done = 0
 
