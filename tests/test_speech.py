@@ -256,6 +256,23 @@ def test_real_engine_clip_does_not_depend_on_what_was_spoken_before() -> None:
     assert np.array_equal(clips[0], clips[1])
 
 
+@pytest.mark.engine
+def test_real_engine_speaks_lines_side_by_side_in_one_worker_as_it_does_one_at_a_time() -> None:
+    """On Linux one eSpeak NG worker serves several lines at once, each forked from the same
+    start-up state: what it makes is the same, line for line, as one line at a time."""
+    lines = [f"Line {n}: breathe in, and let your shoulders soften." for n in range(8)] + ["Three.", "Rest."]
+    made = []
+    for jobs in (1, 3):
+        pool = SynthesisPool(Pyttsx3Engine, VoiceSettings(), jobs=jobs)
+        try:
+            made.append(dict(pool.run(lines)))
+            if jobs == 3 and Pyttsx3Engine.thread_safe:
+                assert [w.lanes for w in pool._workers] == [3]
+        finally:
+            pool.close()
+    assert all(np.array_equal(made[0][t].pcm, made[1][t].pcm) for t in lines)
+
+
 WARM_UP_PROBE = """
 import hashlib, sys
 from voiceguide.voice.espeak import EspeakSynth

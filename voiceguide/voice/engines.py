@@ -9,7 +9,7 @@ from __future__ import annotations
 import array
 import concurrent.futures
 import contextlib
-import importlib.metadata
+import functools
 import io
 import math
 import multiprocessing.connection
@@ -26,7 +26,13 @@ from typing import Any, Protocol
 
 from voiceguide.errors import SpeechEngineError
 from voiceguide.signals import hear_signals
-from voiceguide.voice.espeak import ESPEAK_DATA_PATH_LIMIT, EspeakSynth, _short_data_path, load_espeak
+from voiceguide.voice.espeak import (
+    ESPEAK_DATA_PATH_LIMIT,
+    EspeakSynth,
+    _short_data_path,
+    espeak_description,
+    load_espeak,
+)
 from voiceguide.voice.piper import PiperEngine, is_piper_voice, natural_voice_installed, piper_installed
 from voiceguide.voice.settings import DEFAULT_RATE_WPM, VoiceInfo, VoiceSettings
 
@@ -81,6 +87,11 @@ def espeak_rate(rate_wpm: int) -> int:
 class Pyttsx3Engine:
     """pyttsx3: eSpeak NG through pyttsx3's binding on Linux, the system's voices elsewhere."""
 
+    thread_safe = platform.system() == "Linux"
+    """On Linux each line is spoken in a child process of its own (see ``EspeakSynth``), so one
+    worker serves several lines at once; the system voices elsewhere take one line at a time."""
+    lane_memory_mb = 20.0
+    """The child that speaks a line, for choosing how many to run at once."""
     render_memory_mb = 130.0
     """Peak memory of one render with one job (the render and its worker), as measured for
     :attr:`voiceguide.voice.piper.PiperEngine.render_memory_mb`."""
@@ -88,12 +99,19 @@ class Pyttsx3Engine:
     @staticmethod
     def describe(settings: VoiceSettings | None = None) -> str:
         """The identity for cache keys: pyttsx3's version and which eSpeak NG or native driver."""
-        backend = load_espeak() if platform.system() == "Linux" else platform.system()
+        import importlib.metadata
+
+        backend = espeak_description() if platform.system() == "Linux" else platform.system()
         rate = espeak_rate((settings or VoiceSettings()).rate)
         return f"pyttsx3-{importlib.metadata.version('pyttsx3')}/{backend}/2/rate{rate}"
 
+    @functools.cached_property
+    def identity(self) -> str:
+        """Made on demand: a worker never needs it (the parent keys the cache by its own)."""
+        return self.describe(self.settings)
+
     def __init__(self, settings: VoiceSettings) -> None:
-        self.identity = self.describe(settings)  # also loads eSpeak NG before pyttsx3 looks for it
+        self.settings = settings
         self._espeak: EspeakSynth | None = None
         self._engine: Any = None
         if platform.system() == "Linux":

@@ -10,7 +10,8 @@ binding, so a line's audio is complete when ``espeak_Synth`` returns.
 eSpeak NG also carries state from one utterance to the next (a line's samples shift by a few
 depending on what was spoken before it), so a clip would depend on which worker spoke what.
 Each line is therefore spoken in a child forked from the freshly started engine: every line
-starts from the same state, and a clip depends on its text and settings alone.
+starts from the same state, and a clip depends on its text and settings alone. Several threads
+may ask for lines at once, each line then speaking in a child of its own, side by side.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import contextlib
 import ctypes
 import ctypes.util
 import hashlib
-import importlib.metadata
 import io
 import os
 import struct
 import tempfile
+import threading
+import warnings
 import wave
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,13 @@ from voiceguide.errors import SpeechEngineError
 
 ESPEAK_DATA_PATH_LIMIT = 160
 _LENGTH = struct.Struct("<Q")
+_FORKING = threading.Lock()
+"""Lines are forked one at a time (from several threads, each waiting for its own line): a child
+then holds no other line's pipe open, so each line's reader sees its end as soon as its own child is done."""
+
+# The children forked here only speak, write to their own pipe and leave: none takes a lock that
+# another thread of this process may hold, which is what that warning (Python 3.12 on) is about.
+warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning)
 
 _espeak_loaded: str | None = None
 
@@ -48,7 +57,7 @@ def _short_data_path(data: str) -> str:
 
 
 def load_espeak() -> str:
-    """Make eSpeak NG loadable by pyttsx3 and return a description of which library is used.
+    """Make eSpeak NG loadable by pyttsx3 and return which library is used (``system`` or ``espeakng-loader``).
 
     The library bundled in the ``espeakng-loader`` wheel is loaded globally before pyttsx3 looks
     for ``libespeak-ng.so.1``, so no system package is needed. ``VOICEGUIDE_ESPEAK=system``
@@ -76,8 +85,21 @@ def load_espeak() -> str:
         ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
     except OSError as e:
         raise SpeechEngineError(f"cannot load eSpeak NG from {lib}: {e}") from e
-    _espeak_loaded = "espeakng-loader " + importlib.metadata.version("espeakng-loader")
+    _espeak_loaded = "espeakng-loader"
     return _espeak_loaded
+
+
+def espeak_description() -> str:
+    """Which eSpeak NG is loaded, with its package's version where it came from one (for cache keys).
+
+    Apart from :func:`load_espeak`, so a worker, which has no use for it, never reads package metadata.
+    """
+    loaded = load_espeak()
+    if loaded == "system":
+        return loaded
+    import importlib.metadata
+
+    return f"{loaded} {importlib.metadata.version('espeakng-loader')}"
 
 
 def espeak_binding() -> Any:
@@ -140,8 +162,11 @@ class EspeakSynth:
         """WAV bytes of ``text``, spoken from the engine's start-up state."""
         if not hasattr(os, "fork"):
             return self._wav(self._speak_here(text))
-        read_end, write_end = os.pipe()
-        pid = os.fork()
+        with _FORKING:
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid != 0:
+                os.close(write_end)
         if pid == 0:  # the child: speak, hand the samples over, leave without any clean-up
             code = 1
             try:
@@ -152,7 +177,6 @@ class EspeakSynth:
                 code = 0
             finally:
                 os._exit(code)
-        os.close(write_end)
         with os.fdopen(read_end, "rb") as source:
             data = source.read()
         _, status = os.waitpid(pid, 0)

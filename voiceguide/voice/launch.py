@@ -16,10 +16,12 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # a worker never starts one: only the parent needs subprocess
+    import subprocess
 
 CHILD_CODE = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
@@ -60,6 +62,8 @@ class ChildProcess:
             self._popen.kill()
 
     def join(self, timeout: float | None = None) -> None:
+        import subprocess
+
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout)
 
@@ -82,6 +86,8 @@ def start_worker(
         process.start()
         child.close()
         return process, parent
+    import subprocess
+
     ours, theirs = socket.socketpair()
     try:
         popen = subprocess.Popen(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
-import importlib.metadata
 import importlib.util
 import io
 import json
@@ -197,6 +196,8 @@ class PiperEngine:
     def describe(settings: VoiceSettings) -> str:
         """Engine, runtime and the voice files' content: a changed model file is a new voice."""
         files = voice_files(settings.voice)
+        import importlib.metadata
+
         versions = "/".join(f"{p}-{importlib.metadata.version(p)}" for p in ("piper-tts", "onnxruntime"))
         pace = f"ls{length_scale(settings.rate)}-pause{sentence_pause_s(settings.rate):.4f}"
         return f"{versions}/{files.name}-{file_digest(files.model)[:16]}-{file_digest(files.config)[:12]}/{pace}"
