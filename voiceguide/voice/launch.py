@@ -5,7 +5,7 @@ parent's main module (the whole command line) in every worker. A worker for eSpe
 neither: started here on POSIX as a plain child interpreter with one socket to its parent, it
 holds about 25 MB instead of 40, starts sooner, and the lines it forks are as small. Elsewhere
 (Windows) the spawn start method is used. Both speak the same ``multiprocessing.connection``
-protocol, so :class:`voiceguide.voice.speech.SynthesisPool` sees no difference.
+protocol, so :class:`voiceguide.voice.pool.SynthesisPool` sees no difference.
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:  # a worker never starts one: only the parent needs subprocess
-    import subprocess
+from typing import Any, Protocol
 
 CHILD_CODE = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
@@ -62,8 +60,6 @@ class ChildProcess:
             self._popen.kill()
 
     def join(self, timeout: float | None = None) -> None:
-        import subprocess
-
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout)
 
@@ -86,8 +82,6 @@ def start_worker(
         process.start()
         child.close()
         return process, parent
-    import subprocess
-
     ours, theirs = socket.socketpair()
     try:
         popen = subprocess.Popen(

@@ -22,7 +22,7 @@ from voiceguide.signals import children_start_deaf
 from voiceguide.voice.clip import Clip, clip_from_audio
 from voiceguide.voice.cores import default_jobs
 from voiceguide.voice.engines import EngineFactory, worker_main
-from voiceguide.voice.launch import start_worker
+from voiceguide.voice.launch import WorkerProcess, start_worker
 from voiceguide.voice.settings import VoiceSettings
 
 ATTEMPTS = 3
@@ -35,7 +35,7 @@ LOOKAHEAD_LINES = 16
 
 @dataclass(eq=False)
 class _Worker:
-    process: Any
+    process: WorkerProcess
     conn: multiprocessing.connection.Connection
     lanes: int = 1
     """How many lines it synthesizes at once."""
@@ -45,7 +45,8 @@ class _Worker:
 
 @dataclass
 class SynthesisPool:
-    """Worker processes, each with its own engine, that turn lines into audio file bytes."""
+    """Worker processes, each with its own engine, that speak lines, and the threads that level
+    what they say into clips."""
 
     factory: EngineFactory
     settings: VoiceSettings
