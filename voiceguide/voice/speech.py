@@ -11,7 +11,6 @@ import hashlib
 import json
 import math
 import multiprocessing
-import multiprocessing.connection
 import os
 import re
 import struct
@@ -160,8 +159,8 @@ class ClipCache:
         return True
 
     def _mark(self) -> None:
-        """Tag a new cache folder (empty, or holding only what this cache writes, such as the
-        encoder measurement a render may store first) as this cache's own, the mark ``clear`` looks for."""
+        """Tag a new cache folder (empty, or holding nothing but what this cache writes, such as the
+        encoder measurement) as this cache's own, the mark ``clear`` looks for."""
         if self._marked:
             return
         self._marked = True
